@@ -1,0 +1,64 @@
+"""The one place that knows how Argos talks to ClickHouse (server over HTTP, or embedded chDB)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import clickhouse_connect
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from clickhouse_connect.driver.client import Client
+
+    from argos.settings import ClickHouseSettings
+
+log = logging.getLogger(__name__)
+
+# Keep dependent materialized views exactly-once too: a deduplicated block is not re-aggregated.
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+
+
+def connect(url: str, cfg: ClickHouseSettings) -> Client:
+    """A clickhouse-connect client for ``http(s)://host:port`` or ``chdb:///path``."""
+    if url.startswith("chdb://"):
+        return clickhouse_connect.get_client(dsn=url)
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"clickhouse.url={url!r} is not usable. Fix: set ARGOS_CLICKHOUSE__URL to "
+            "http(s)://host:8123 for a server or chdb:///path for the embedded engine."
+        )
+    return clickhouse_connect.get_client(
+        host=parts.hostname,
+        port=parts.port or (8443 if parts.scheme == "https" else 8123),
+        secure=parts.scheme == "https",
+        username=parts.username or cfg.user,
+        password=parts.password or cfg.password.get_secret_value(),
+        compress="lz4",
+        connect_timeout=10,
+        send_receive_timeout=120,
+    )
+
+
+def insert_arrow(
+    client: Client, table: str, data: pa.Table, token: str, retries: int = 8, max_backoff: float = 30.0
+) -> None:
+    """Insert an Arrow table idempotently: a retry with the same ``token`` is written at most once.
+
+    Failures are retried with exponential backoff and jitter; after ``retries`` the error propagates.
+    """
+    settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+    for attempt in range(retries + 1):
+        try:
+            client.insert_arrow(table, data, settings=settings)
+            return
+        except Exception as exc:
+            if attempt == retries:
+                raise
+            delay = min(max_backoff, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
+            log.warning("insert into %s failed (%s); retry %d/%d in %.1fs", table, exc, attempt + 1, retries, delay)
+            time.sleep(delay)
