@@ -163,7 +163,8 @@ class _YamlSource(PydanticBaseSettingsSource):
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except OSError as exc:
-            raise ConfigError(f"ARGOS_CONFIG={path}: cannot read ({exc.strerror}). Fix: point it at a YAML file.")
+            msg = f"ARGOS_CONFIG={path}: cannot read ({exc.strerror}). Fix: point it at a YAML file."
+            raise ConfigError(msg) from None
         if not isinstance(data, dict):
             raise ConfigError(f"ARGOS_CONFIG={path}: top level must be a mapping of settings.")
         return data
