@@ -58,8 +58,10 @@ class SparkSettings(BaseModel):
         description="Who inserts into ClickHouse: executors per partition (servers) or the driver "
         "(the embedded engine, owned by one process). auto picks by URL.",
     )
-    jars: str = Field("", description="Comma-separated local jars (Kafka connector) for spark.jars.")
-    packages: str = Field("", description="Maven coordinates for spark.jars.packages (if no jars).")
+    jars: str = Field(
+        "", description="Comma-separated Kafka connector jars (empty: resolved from Maven Central once, cached)."
+    )
+    conf: dict[str, str] = Field({}, description="Extra Spark configuration, e.g. {spark.ui.enabled: 'false'}.")
 
 
 class IngestSettings(BaseModel):

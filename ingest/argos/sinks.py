@@ -67,7 +67,7 @@ class KafkaSink:
 
     def __init__(self, cfg: KafkaSettings, create_topic: bool = True) -> None:
         from kafka import KafkaProducer
-        from kafka.errors import NoBrokersAvailable
+        from kafka.errors import KafkaError
 
         if create_topic:
             ensure_topic(cfg)
@@ -83,7 +83,7 @@ class KafkaSink:
                 retries=2**31 - 1,
                 max_in_flight_requests_per_connection=5,
             )
-        except NoBrokersAvailable:
+        except KafkaError:
             raise ConnectionError(_no_broker(cfg)) from None
         self.topic = cfg.topic
 
@@ -112,13 +112,14 @@ def _no_broker(cfg: KafkaSettings) -> str:
 def ensure_topic(cfg: KafkaSettings) -> None:
     """Create the trades topic if it does not exist (idempotent)."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import NoBrokersAvailable, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=cfg.bootstrap.split(","), security_protocol=cfg.security_protocol
+            bootstrap_servers=cfg.bootstrap.split(","), security_protocol=cfg.security_protocol,
+            request_timeout_ms=10_000,
         )
-    except NoBrokersAvailable:
+    except KafkaError:
         raise ConnectionError(_no_broker(cfg)) from None
     try:
         if cfg.topic not in admin.list_topics():

@@ -1,0 +1,141 @@
+{{/*
+Names, labels and the few derived settings every template shares. Templates never spell a name or a
+label themselves: they call these, so a fullnameOverride or a second release stays consistent.
+*/}}
+
+{{- define "argos.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "argos.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one component's objects: argos.component (dict "root" $ "component" "ingest") */}}
+{{- define "argos.component" -}}
+{{- printf "%s-%s" (include "argos.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "argos.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "argos.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "argos.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Full label set: argos.labels (dict "root" $ "component" "ingest") */}}
+{{- define "argos.labels" -}}
+helm.sh/chart: {{ include "argos.chart" .root }}
+{{ include "argos.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: argos
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* "repository:tag" of one of .Values.images; refuses a floating tag. */}}
+{{- define "argos.image" -}}
+{{- $img := index .root.Values.images .image }}
+{{- if or (not $img.tag) (eq (toString $img.tag) "latest") }}
+{{- fail (printf "images.%s.tag must be a pinned version, not %q" .image (toString $img.tag)) }}
+{{- end }}
+{{- printf "%s:%s" $img.repository (toString $img.tag) }}
+{{- end }}
+
+{{/* Object names of the operator-managed parts (also used to derive service addresses). */}}
+{{- define "argos.kafkaName" -}}{{ include "argos.fullname" . }}{{- end }}
+{{- define "argos.chiName" -}}{{ include "argos.fullname" . | replace "-" "" | trunc 15 }}{{- end }}
+{{- define "argos.chkName" -}}{{ include "argos.chiName" . }}-keeper{{- end }}
+
+{{/* Kafka bootstrap address the workloads use. */}}
+{{- define "argos.kafkaBootstrap" -}}
+{{- if eq .Values.kafka.mode "external" }}
+{{- required "kafka.external.bootstrap is required when kafka.mode=external" .Values.kafka.external.bootstrap }}
+{{- else }}
+{{- printf "%s-kafka-bootstrap:9092" (include "argos.kafkaName" .) }}
+{{- end }}
+{{- end }}
+
+{{/* ClickHouse HTTP URL the workloads use (the operator's CHI service, or an external one). */}}
+{{- define "argos.clickhouseUrl" -}}
+{{- if eq .Values.clickhouse.mode "external" }}
+{{- required "clickhouse.external.url is required when clickhouse.mode=external" .Values.clickhouse.external.url }}
+{{- else }}
+{{- printf "http://clickhouse-%s:8123" (include "argos.chiName" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Host and port of ClickHouse for Grafana's datasource (derived from the URL above). */}}
+{{- define "argos.clickhouseHost" -}}
+{{- $u := urlParse (include "argos.clickhouseUrl" .) }}
+{{- (split ":" $u.host)._0 }}
+{{- end }}
+{{- define "argos.clickhousePort" -}}
+{{- $u := urlParse (include "argos.clickhouseUrl" .) }}
+{{- $parts := split ":" $u.host }}
+{{- if $parts._1 }}{{ $parts._1 }}{{ else if eq $u.scheme "https" }}8443{{ else }}8123{{ end }}
+{{- end }}
+
+{{/* Cluster name for replicated schema: set only when ClickHouse runs with a Keeper. */}}
+{{- define "argos.clickhouseCluster" -}}
+{{- if eq .Values.clickhouse.mode "external" }}
+{{- .Values.clickhouse.external.cluster }}
+{{- else if .Values.clickhouse.keeper.enabled }}
+{{- .Values.clickhouse.clusterName }}
+{{- end }}
+{{- end }}
+
+{{- define "argos.clickhouseSecretName" -}}
+{{- default (include "argos.component" (dict "root" . "component" "clickhouse")) .Values.clickhouse.auth.existingSecret }}
+{{- end }}
+
+{{/* Environment shared by every Argos process: the ARGOS_* settings (see ingest/argos/settings.py). */}}
+{{- define "argos.settingsEnv" -}}
+- name: ARGOS_KAFKA__BOOTSTRAP
+  value: {{ include "argos.kafkaBootstrap" . | quote }}
+- name: ARGOS_KAFKA__TOPIC
+  value: {{ .Values.kafka.topics.trades.name | quote }}
+- name: ARGOS_KAFKA__PARTITIONS
+  value: {{ .Values.kafka.topics.trades.partitions | quote }}
+- name: ARGOS_KAFKA__REPLICATION_FACTOR
+  value: {{ .Values.kafka.topics.trades.replicas | quote }}
+- name: ARGOS_KAFKA__SECURITY_PROTOCOL
+  value: {{ .Values.kafka.external.securityProtocol | quote }}
+- name: ARGOS_CLICKHOUSE__URL
+  value: {{ include "argos.clickhouseUrl" . | quote }}
+- name: ARGOS_CLICKHOUSE__DATABASE
+  value: {{ .Values.clickhouse.database | quote }}
+- name: ARGOS_CLICKHOUSE__USER
+  value: {{ .Values.clickhouse.auth.user | quote }}
+- name: ARGOS_CLICKHOUSE__CLUSTER
+  value: {{ include "argos.clickhouseCluster" . | quote }}
+- name: ARGOS_CLICKHOUSE__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "argos.clickhouseSecretName" . }}
+      key: {{ .Values.clickhouse.auth.passwordKey }}
+- name: ARGOS_WHALE_THRESHOLD_USD
+  value: {{ .Values.settings.whaleThresholdUsd | quote }}
+{{- end }}
+
+{{/* Pod- and container-level security settings shared by our own pods. */}}
+{{- define "argos.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end }}
+{{- define "argos.containerSecurityContext" -}}
+{{ toYaml .Values.containerSecurityContext }}
+{{- end }}

@@ -1,0 +1,166 @@
+"""The Argos ETL: a Spark Structured Streaming query from Kafka or the spool into ClickHouse.
+
+    read_source(spark, settings) -> transform (pure) -> foreachBatch(ClickHouseBatchWriter)
+
+Only :func:`run` wires them together. Stops gracefully on SIGTERM/SIGINT; with ``idle_stop_seconds``
+it also stops once no new input arrived for that long (tests and benchmarks drain a backlog this way).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from argos.settings import Settings
+from argos_etl.sink import ClickHouseBatchWriter
+from argos_etl.transforms import transform
+
+log = logging.getLogger("argos.etl")
+SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos.sinks.SpoolSink default)
+
+
+def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
+    """A Spark session with the Kafka connector on the classpath and UTC time."""
+    builder = SparkSession.builder.appName(app_name)
+    if settings.spark.master:
+        builder = builder.master(settings.spark.master)
+    jars = settings.spark.jars
+    if not jars and settings.spark.source == "kafka":
+        from argos.jars import spark_kafka_jars
+
+        jars = ",".join(str(j) for j in spark_kafka_jars())
+    conf = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
+        "spark.ui.showConsoleProgress": "false",
+        **({"spark.jars": jars} if jars else {}),
+        **settings.spark.conf,
+    }
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Raw payloads as ``raw`` (string) and ``source`` (where they came from)."""
+    limit = settings.spark.max_records_per_batch
+    if settings.spark.source == "kafka":
+        kafka = settings.kafka
+        stream = (
+            spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", kafka.bootstrap)
+            .option("kafka.security.protocol", kafka.security_protocol)
+            .option("subscribe", kafka.topic)
+            .option("startingOffsets", "earliest")
+            .option("maxOffsetsPerTrigger", limit)
+            .option("failOnDataLoss", "true")
+            .load()
+        )
+        return stream.select(
+            F.col("value").cast("string").alias("raw"), F.concat(F.lit("kafka:"), F.col("topic")).alias("source")
+        )
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    stream = (
+        spark.readStream.format("text")
+        .option("maxFilesPerTrigger", max(1, limit // SPOOL_FILE_RECORDS))
+        .option("cleanSource", "delete")  # the spool is a buffer, not an archive
+        .load(str(settings.spool_dir.resolve()))
+    )
+    return stream.select(F.col("value").alias("raw"), F.lit("spool").alias("source"))
+
+
+class _ProgressLogger(StreamingQueryListener):
+    """Logs every micro-batch's progress and remembers when input last arrived."""
+
+    def __init__(self) -> None:
+        self.last_input = time.monotonic()
+        self.batches = 0
+
+    def onQueryStarted(self, event) -> None:  # noqa: N802 - Spark's listener API
+        log.info("query started: id=%s run=%s", event.id, event.runId)
+
+    def onQueryProgress(self, event) -> None:  # noqa: N802
+        p = event.progress
+        self.batches += 1
+        if p.numInputRows:
+            self.last_input = time.monotonic()
+        log.info(
+            "batch %d: %d rows in %d ms (%.0f rows/s in, %.0f rows/s processed)",
+            p.batchId, p.numInputRows, p.batchDuration, p.inputRowsPerSecond or 0, p.processedRowsPerSecond or 0,
+        )
+
+    def onQueryIdle(self, event) -> None:  # noqa: N802
+        pass
+
+    def onQueryTerminated(self, event) -> None:  # noqa: N802
+        log.info("query terminated: id=%s%s", event.id, f" error={event.exception}" if event.exception else "")
+
+
+def start(spark: SparkSession, settings: Settings, writer: ClickHouseBatchWriter | None = None) -> StreamingQuery:
+    """Start the streaming query (the ClickHouse schema must already be migrated)."""
+    raw = read_source(spark, settings)
+    trades = transform(
+        raw, settings.whale_threshold_usd, settings.whale_thresholds, settings.spark.dedup_window_seconds
+    )
+    checkpoint = settings.checkpoint_dir
+    query_id = _QueryId(spark)
+    writer = writer or ClickHouseBatchWriter(settings, query_id)
+    return (
+        trades.writeStream.queryName("argos_trades")
+        .foreachBatch(writer)
+        .option("checkpointLocation", checkpoint)
+        .trigger(processingTime=f"{settings.spark.trigger_seconds} seconds")
+        .start()
+    )
+
+
+class _QueryId:
+    """The streaming query's id: stable across restarts from one checkpoint, new for a new checkpoint.
+
+    It scopes the insert deduplication tokens, so a fresh checkpoint never collides with old tokens.
+    """
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark, self._id = spark, ""
+
+    def __call__(self) -> str:
+        if not self._id:
+            self._id = next(q.id for q in self.spark.streams.active if q.name == "argos_trades")
+        return self._id
+
+
+def run(settings: Settings, idle_stop_seconds: float | None = None, on_started=None) -> int:
+    """Run the ETL until SIGTERM/SIGINT (or until idle); returns the number of micro-batches seen."""
+    spark = spark_session(settings)
+    listener = _ProgressLogger()
+    spark.streams.addListener(listener)
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    query = start(spark, settings)
+    listener.last_input = time.monotonic()
+    if on_started:
+        on_started(spark, query)
+    try:
+        while not stop.is_set() and query.isActive:
+            stop.wait(0.5)
+            idle = time.monotonic() - listener.last_input
+            if idle_stop_seconds and idle > idle_stop_seconds and not query.status["isTriggerActive"]:
+                log.info("no input for %.0fs: stopping", idle_stop_seconds)
+                break
+        if query.exception():
+            raise RuntimeError(f"streaming query failed: {query.exception()}")
+    finally:
+        log.info("stopping the query (graceful)")
+        query.stop()
+        spark.streams.removeListener(listener)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return listener.batches

@@ -1,0 +1,106 @@
+"""``foreachBatch`` sink: each micro-batch into ClickHouse through clickhouse-connect ``insert_arrow``.
+
+Exactly-once: every insert carries ``insert_deduplication_token = <query id>:<batch id>:<partition>:<table>``.
+A batch replayed after a crash produces the same rows under the same tokens, so ClickHouse writes
+each block at most once (the schema turns the deduplication window on, also for the views' tables).
+
+On a cluster the executors insert their own partitions in parallel (``mapInArrow``); only the
+embedded engine, which one process owns, is written from the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from argos.clickhouse import connect, insert_arrow
+from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+    from pyspark.sql import DataFrame
+
+    from argos.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def split(batch: pa.Table | pa.RecordBatch, batch_id: int) -> tuple[pa.Table, pa.Table]:
+    """Rows of a processed batch -> (trades, dead letters), each with exactly its table's columns."""
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    failed = pc.is_valid(table["reason"])
+    trades = table.filter(pc.invert(failed)).select(list(TRADE_COLUMNS))
+    dead = table.filter(failed).select(list(DEAD_LETTER_COLUMNS))
+    dead = dead.append_column("batch_id", pa.array([batch_id] * dead.num_rows, pa.uint64()))
+    return trades, dead
+
+
+def write_tables(
+    client: Client, db: str, trades: pa.Table, dead: pa.Table, token: str, retries: int
+) -> None:
+    """Insert one unit of work (a batch, or one partition of it) idempotently."""
+    if trades.num_rows:
+        insert_arrow(client, f"{db}.trades", trades, f"{token}:trades", retries)
+    if dead.num_rows:
+        insert_arrow(client, f"{db}.dead_letters", dead, f"{token}:dead_letters", retries)
+
+
+class ClickHouseBatchWriter:
+    """Callable for ``writeStream.foreachBatch``."""
+
+    def __init__(self, settings: Settings, query_id: Callable[[], str], client: Client | None = None) -> None:
+        self.settings = settings
+        self.query_id = query_id
+        mode = settings.spark.write_mode
+        self.from_driver = mode == "driver" or (mode == "auto" and settings.embedded)
+        if settings.embedded and not self.from_driver:
+            raise ValueError(
+                "spark.write_mode=executors cannot write the embedded engine (one process owns it). "
+                "Fix: use write_mode=auto/driver, or a ClickHouse server URL."
+            )
+        self._client = client
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = connect(self.settings.clickhouse_url, self.settings.clickhouse)
+        return self._client
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        token = f"{self.query_id()}:{batch_id}"
+        if self.from_driver:
+            trades, dead = split(batch.toArrow(), batch_id)
+            write_tables(self.client, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
+                         self.settings.clickhouse.insert_retries)
+            written = (trades.num_rows, dead.num_rows)
+        else:
+            written = _write_from_executors(batch, batch_id, token, self.settings)
+        log.info("batch %d: %d trades, %d dead letters written", batch_id, *written)
+
+
+def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings) -> tuple[int, int]:
+    """Each executor inserts its own partition; only two counts per partition come back to the driver."""
+    url, cfg = settings.clickhouse_url, settings.clickhouse
+
+    def insert_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        chunks = list(batches)
+        if not chunks:
+            yield pa.RecordBatch.from_pydict({"trades": [0], "dead": [0]})
+            return
+        trades, dead = split(pa.Table.from_batches(chunks), batch_id)
+        client = connect(url, cfg)
+        try:
+            partition = TaskContext.get().partitionId()
+            write_tables(client, cfg.database, trades, dead, f"{token}:p{partition}", cfg.insert_retries)
+        finally:
+            client.close()
+        yield pa.RecordBatch.from_pydict({"trades": [trades.num_rows], "dead": [dead.num_rows]})
+
+    counts = batch.mapInArrow(insert_partition, "trades long, dead long").groupBy().sum().collect()[0]
+    return int(counts[0] or 0), int(counts[1] or 0)

@@ -1,0 +1,132 @@
+"""Pure DataFrame -> DataFrame transforms of the ETL: parse, validate, de-duplicate, enrich.
+
+Every input row comes out exactly once: either as a trade (``error`` is null) or as a dead letter
+(``error`` says why, ``raw`` keeps the payload). Nothing is dropped silently, nothing raises.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
+
+from argos.settings import SYMBOL_PATTERN
+
+# The wire contract v1 (see argos.contract). Explicit, never inferred. Prices stay strings until cast
+# to exact decimals; raw Binance field names never reach Spark, so case-insensitive names cannot collide.
+WIRE_SCHEMA = StructType(
+    [
+        StructField("v", LongType()),
+        StructField("venue", StringType()),
+        StructField("market", StringType()),
+        StructField("symbol", StringType()),
+        StructField("trade_id", LongType()),
+        StructField("price", StringType()),
+        StructField("qty", StringType()),
+        StructField("is_buyer_maker", BooleanType()),
+        StructField("trade_time", LongType()),
+        StructField("event_time", LongType()),
+        StructField("ingest_time", LongType()),
+        StructField("reject", StringType()),
+        StructField("raw", StringType()),
+    ]
+)
+REQUIRED = ("venue", "market", "symbol", "trade_id", "price", "qty", "is_buyer_maker", "trade_time", "event_time")
+DECIMAL = "decimal(38,18)"
+# Plausible exchange times: after 2009-01-01 and at most a day ahead of the processing clock.
+_MIN_TIME_US = 1_230_768_000_000_000
+_MAX_AHEAD_US = 86_400_000_000
+
+TRADE_COLUMNS = (
+    "venue", "market", "symbol", "trade_id", "price", "qty", "quote", "is_buyer_maker", "side", "is_whale",
+    "trade_time", "event_time", "ingest_time", "process_time",
+)
+DEAD_LETTER_COLUMNS = ("process_time", "source", "reason", "raw")
+
+
+def parse(raw: DataFrame) -> DataFrame:
+    """``raw`` (string payload, ``source``) -> wire fields plus ``error`` (null when the row is a trade)."""
+    parsed = raw.withColumn("w", F.from_json("raw", WIRE_SCHEMA, {"mode": "PERMISSIVE"}))
+    fields = [F.col(f"w.{f.name}").alias(f.name) for f in WIRE_SCHEMA.fields if f.name != "raw"]
+    out = parsed.select("raw", "source", *fields, F.col("w.raw").alias("rejected_raw"))
+    out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {DECIMAL})"))
+    out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {DECIMAL})"))
+    out = out.withColumn("error", _error(out))
+    # A reject from the ingest carries the venue's original payload: keep that one, not our envelope.
+    return out.withColumn(
+        "raw", F.when(F.col("reject").isNotNull() & F.col("rejected_raw").isNotNull(), F.col("rejected_raw"))
+        .otherwise(F.col("raw"))
+    ).drop("rejected_raw")
+
+
+def _error(df: DataFrame) -> Column:
+    """The first reason a row is not a valid trade, or null."""
+    now_us = F.unix_micros(F.current_timestamp())
+    missing = F.concat_ws(", ", *[F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED])
+    checks: list[tuple[Column, Column | str]] = [
+        (F.col("raw").isNull() | (F.trim("raw") == ""), "empty payload"),
+        (F.expr("try_parse_json(raw)").isNull() | ~F.trim("raw").startswith("{"), "not a JSON object"),
+        (F.col("reject").isNotNull(), F.concat(F.lit("ingest: "), F.col("reject"))),
+        (F.col("v").isNull() | (F.col("v") != 1), "unsupported wire version (expected v=1)"),
+        (F.length(missing) > 0, F.concat(F.lit("missing or mistyped field(s): "), missing)),
+        (~F.col("market").isin("spot", "usdm"), F.concat(F.lit("unknown market: "), F.col("market"))),
+        (~F.col("symbol").rlike(SYMBOL_PATTERN), F.concat(F.lit("bad symbol format: "), F.col("symbol"))),
+        (F.col("trade_id") < 0, "negative trade_id"),
+        (F.col("price_dec").isNull() | (F.col("price_dec") <= 0), F.concat(F.lit("price not positive: "), "price")),
+        (F.col("qty_dec").isNull() | (F.col("qty_dec") <= 0), F.concat(F.lit("qty not positive: "), "qty")),
+        (
+            (F.col("trade_time") < _MIN_TIME_US) | (F.col("trade_time") > now_us + _MAX_AHEAD_US),
+            "trade_time out of range (expect epoch microseconds)",
+        ),
+    ]
+    error: Column = F.lit(None).cast("string")
+    for failed, reason in reversed(checks):
+        error = F.when(failed, reason if isinstance(reason, Column) else F.lit(reason)).otherwise(error)
+    return error
+
+
+def deduplicate(df: DataFrame, window_seconds: int) -> DataFrame:
+    """Drop a trade whose (venue, market, symbol, trade_id) was already seen within the window.
+
+    The window runs on processing time (the micro-batch timestamp, replayed identically after a crash),
+    so no row is ever "late" and dropped for that. Dead letters get a unique key: they all pass.
+    """
+    if window_seconds <= 0:
+        return df
+    key = F.when(
+        F.col("error").isNull(), F.concat_ws("|", "venue", "market", "symbol", F.col("trade_id").cast("string"))
+    ).otherwise(F.expr("uuid()"))
+    return (
+        df.withColumn("dedup_key", key)
+        .withColumn("seen_at", F.current_timestamp())
+        .withWatermark("seen_at", f"{window_seconds} seconds")
+        .dropDuplicatesWithinWatermark(["dedup_key"])
+        .drop("dedup_key", "seen_at")
+    )
+
+
+def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str, float]) -> DataFrame:
+    """Add quote value, taker side, whale flag, timestamps and processing time."""
+    threshold = F.lit(whale_threshold_usd)
+    for symbol, value in sorted(whale_thresholds.items()):
+        threshold = F.when(F.col("symbol") == symbol, F.lit(value)).otherwise(threshold)
+    # decimal(20,10) x decimal(18,8) is exact for Binance's 8-decimal prices and sizes.
+    quote = (F.col("price_dec").cast("decimal(20,10)") * F.col("qty_dec").cast("decimal(18,8)")).cast(DECIMAL)
+    return (
+        df.withColumn("price", F.col("price_dec"))
+        .withColumn("qty", F.col("qty_dec"))
+        .withColumn("quote", quote)
+        .withColumn("side", F.when(F.col("is_buyer_maker"), "sell").otherwise("buy"))
+        .withColumn("is_whale", F.coalesce(F.col("quote") >= threshold, F.lit(False)))
+        .withColumn("ingest_time", F.timestamp_micros(F.coalesce("ingest_time", "event_time")))
+        .withColumn("trade_time", F.timestamp_micros("trade_time"))
+        .withColumn("event_time", F.timestamp_micros("event_time"))
+        .withColumn("process_time", F.current_timestamp())
+        .withColumn("reason", F.col("error"))
+        .drop("price_dec", "qty_dec")
+    )
+
+
+def transform(raw: DataFrame, settings_whale: float, whale_thresholds: dict[str, float], dedup_seconds: int) -> DataFrame:
+    """The whole pipeline after the source: parse -> validate -> de-duplicate -> enrich."""
+    return enrich(deduplicate(parse(raw), dedup_seconds), settings_whale, whale_thresholds)
