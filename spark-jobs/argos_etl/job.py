@@ -12,12 +12,15 @@ import logging
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
+from argos.settings import Settings
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
-from argos.settings import Settings
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 from argos_etl.sink import ClickHouseBatchWriter
 from argos_etl.transforms import transform
 
@@ -46,7 +49,9 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
     }
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
 
 
 def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -84,10 +89,10 @@ class _ProgressLogger(StreamingQueryListener):
         self.last_input = time.monotonic()
         self.batches = 0
 
-    def onQueryStarted(self, event) -> None:  # noqa: N802 - Spark's listener API
+    def onQueryStarted(self, event) -> None:
         log.info("query started: id=%s run=%s", event.id, event.runId)
 
-    def onQueryProgress(self, event) -> None:  # noqa: N802
+    def onQueryProgress(self, event) -> None:
         p = event.progress
         self.batches += 1
         if p.numInputRows:
@@ -97,22 +102,19 @@ class _ProgressLogger(StreamingQueryListener):
             p.batchId, p.numInputRows, p.batchDuration, p.inputRowsPerSecond or 0, p.processedRowsPerSecond or 0,
         )
 
-    def onQueryIdle(self, event) -> None:  # noqa: N802
+    def onQueryIdle(self, event) -> None:
         pass
 
-    def onQueryTerminated(self, event) -> None:  # noqa: N802
+    def onQueryTerminated(self, event) -> None:
         log.info("query terminated: id=%s%s", event.id, f" error={event.exception}" if event.exception else "")
 
 
 def start(spark: SparkSession, settings: Settings, writer: ClickHouseBatchWriter | None = None) -> StreamingQuery:
     """Start the streaming query (the ClickHouse schema must already be migrated)."""
     raw = read_source(spark, settings)
-    trades = transform(
-        raw, settings.whale_threshold_usd, settings.whale_thresholds, settings.spark.dedup_window_seconds
-    )
+    trades = transform(raw, settings)
     checkpoint = settings.checkpoint_dir
-    query_id = _QueryId(spark)
-    writer = writer or ClickHouseBatchWriter(settings, query_id)
+    writer = writer or ClickHouseBatchWriter(settings, _QueryId(spark))
     return (
         trades.writeStream.queryName("argos_trades")
         .foreachBatch(writer)
@@ -137,17 +139,18 @@ class _QueryId:
         return self._id
 
 
-def run(settings: Settings, idle_stop_seconds: float | None = None, on_started=None) -> int:
-    """Run the ETL until SIGTERM/SIGINT (or until idle); returns the number of micro-batches seen."""
+def run(settings: Settings, idle_stop_seconds: float | None = None, client: Client | None = None) -> int:
+    """Run the ETL until SIGTERM/SIGINT (or until idle); returns the number of micro-batches seen.
+
+    ``client`` lets the process that owns the embedded database share its one connection.
+    """
     spark = spark_session(settings)
     listener = _ProgressLogger()
     spark.streams.addListener(listener)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
-    query = start(spark, settings)
+    query = start(spark, settings, ClickHouseBatchWriter(settings, _QueryId(spark), client))
     listener.last_input = time.monotonic()
-    if on_started:
-        on_started(spark, query)
     try:
         while not stop.is_set() and query.isActive:
             stop.wait(0.5)

@@ -6,11 +6,10 @@ Every input row comes out exactly once: either as a trade (``error`` is null) or
 
 from __future__ import annotations
 
+from argos.settings import SYMBOL_PATTERN, Settings
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
-
-from argos.settings import SYMBOL_PATTERN
 
 # The wire contract v1 (see argos.contract). Explicit, never inferred. Prices stay strings until cast
 # to exact decimals; raw Binance field names never reach Spark, so case-insensitive names cannot collide.
@@ -127,6 +126,7 @@ def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str
     )
 
 
-def transform(raw: DataFrame, settings_whale: float, whale_thresholds: dict[str, float], dedup_seconds: int) -> DataFrame:
+def transform(raw: DataFrame, settings: Settings) -> DataFrame:
     """The whole pipeline after the source: parse -> validate -> de-duplicate -> enrich."""
-    return enrich(deduplicate(parse(raw), dedup_seconds), settings_whale, whale_thresholds)
+    deduplicated = deduplicate(parse(raw), settings.spark.dedup_window_seconds)
+    return enrich(deduplicated, settings.whale_threshold_usd, settings.whale_thresholds)

@@ -56,8 +56,7 @@ LAST_PRICE = Panel(
 SELECT
     c.symbol                             AS symbol,
     toFloat64(argMaxMerge(c.close))      AS price,
-    toFloat64(argMinMerge(c.open))       AS open,
-    (price / open - 1) * 100             AS change_pct
+    (price / toFloat64(argMinMerge(c.open)) - 1) * 100 AS change_pct
 FROM {{db}}.candles_1m AS c
 WHERE {_SYMBOLS} AND $__timeFilter(minute)
 GROUP BY c.symbol
@@ -65,7 +64,6 @@ ORDER BY c.symbol""",
     columns=(
         Column("symbol", S),
         Column("price", N, "Price"),
-        Column("open", N, "Open"),
         Column("change_pct", N, "Change", style="percent", unit="percent"),
     ),
     width=14,

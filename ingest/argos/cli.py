@@ -1,0 +1,275 @@
+"""The ``argos`` command: demo, ingest, etl, schema migrate, status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+
+from argos.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="Argos: crypto order flow from exchange trades to dashboards.", no_args_is_help=True)
+schema_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+console = Console(stderr=True)
+log = logging.getLogger("argos")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (or ARGOS_CONFIG).")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Spool, checkpoints, embedded database.")]
+SymbolsOpt = Annotated[str | None, typer.Option("--symbols", help="Comma-separated, e.g. btcusdt,ethusdt.")]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _logging(level: int = logging.INFO, file: Path | None = None) -> None:
+    handlers: list[logging.Handler] = [RichHandler(console=console, show_path=False)]
+    if file:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers = [logging.FileHandler(file)]
+    logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(name)s %(message)s", force=True)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def _client(settings: Settings):
+    from argos.clickhouse import connect
+
+    try:
+        return connect(settings.clickhouse_url, settings.clickhouse)
+    except Exception as exc:
+        if "EmbeddedServer" in str(exc):
+            console.print(
+                f"[red]{settings.clickhouse_url} is owned by another process (a running `argos demo` or "
+                "`argos etl`).[/red] Only one process may open the embedded database: use that process's "
+                "dashboard, or stop it first."
+            )
+            raise typer.Exit(3) from None
+        raise
+
+
+@schema_app.command("migrate")
+def schema_migrate(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Apply pending migrations from clickhouse-schema/ (idempotent)."""
+    from argos.schema import migrate
+
+    settings = _settings(config, data_dir=data_dir)
+    applied = migrate(_client(settings), settings.clickhouse.database, settings.clickhouse.cluster)
+    console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'schema is up to date'}")
+
+
+@app.command()
+def ingest(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    source: Annotated[str | None, typer.Option(help="synthetic | binance | replay")] = None,
+    sink: Annotated[str | None, typer.Option(help="spool | kafka")] = None,
+    symbols: SymbolsOpt = None,
+    rate: Annotated[float | None, typer.Option(help="Synthetic trades per second.")] = None,
+    replay: Annotated[Path | None, typer.Option(help="Binance dump to replay (.csv/.zip).")] = None,
+    seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Stream trades from a venue, a dump or the synthetic market into Kafka or the spool."""
+    from argos.ingest import IngestStats, run_ingest
+
+    _logging()
+    ingest_cfg = {"source": source, "sink": sink, "symbols": symbols, "rate": rate, "replay_path": replay and str(replay)}
+    if replay and not source:
+        ingest_cfg["source"] = "replay"
+    settings = _settings(config, data_dir=data_dir, ingest={k: v for k, v in ingest_cfg.items() if v is not None})
+    stop, stats = threading.Event(), IngestStats()
+    metrics = _start_metrics(settings)
+    if seconds:
+        threading.Timer(seconds, stop.set).start()
+    try:
+        run_ingest(settings, stop, stats, metrics)
+    except KeyboardInterrupt:
+        stop.set()
+    except ConnectionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"ingested {stats.records} records ({stats.rate:.0f}/s)")
+
+
+def _start_metrics(settings: Settings):
+    """Health and Prometheus endpoint of the ingest, when the metrics module is available."""
+    if not settings.ingest.http_port:
+        return None
+    from argos.metrics import IngestMetrics, serve_http
+
+    metrics = IngestMetrics()
+    serve_http(settings.ingest.http_port, metrics, ready=lambda: True)
+    return metrics
+
+
+@app.command()
+def etl(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    source: Annotated[str | None, typer.Option(help="kafka | spool")] = None,
+    idle_stop: Annotated[float | None, typer.Option(help="Stop after this many seconds without input.")] = None,
+    migrate_schema: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+) -> None:
+    """Run the Spark Structured Streaming job into ClickHouse until SIGTERM/Ctrl-C."""
+    from argos.schema import migrate
+    from argos_etl import job
+
+    _logging()
+    settings = _settings(config, data_dir=data_dir, spark={"source": source} if source else None)
+    client = _client(settings) if settings.embedded or migrate_schema else None
+    if migrate_schema:
+        migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
+    job.run(settings, idle_stop_seconds=idle_stop, client=client if settings.embedded else None)
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    seconds: Annotated[float | None, typer.Option(help="Run this long, drain, then stop (default: Ctrl-C).")] = None,
+    symbols: SymbolsOpt = None,
+    rate: Annotated[float, typer.Option(help="Synthetic trades per second.")] = 300.0,
+    live: Annotated[bool, typer.Option("--live", help="Stream real trades from Binance.")] = False,
+    replay: Annotated[Path | None, typer.Option(help="Replay a Binance dump instead.")] = None,
+    port: Annotated[int, typer.Option(help="Embedded dashboard port (0: none).")] = 8050,
+) -> None:
+    """Everything on this machine: ingest -> spool -> Spark (local) -> embedded ClickHouse -> dashboard."""
+    from argos.ingest import IngestStats, run_ingest
+    from argos.schema import migrate
+    from argos_etl import job
+
+    source = "binance" if live else "replay" if replay else "synthetic"
+    ingest_cfg: dict[str, Any] = {"source": source, "sink": "spool", "rate": rate}
+    if symbols:
+        ingest_cfg["symbols"] = symbols
+    if replay:
+        ingest_cfg["replay_path"] = str(replay)
+    settings = _settings(
+        config, data_dir=data_dir, ingest=ingest_cfg, spark={"source": "spool"}, clickhouse={"url": ""}
+    )
+    _logging(file=settings.data_dir / "demo.log")
+    client = _client(settings)
+    migrate(client, settings.clickhouse.database)
+    dashboard = _start_dashboard(client, port)
+    stop_ingest, stats = threading.Event(), IngestStats()
+    threading.Thread(target=run_ingest, args=(settings, stop_ingest, stats), daemon=True, name="ingest").start()
+    if seconds:
+        threading.Timer(seconds, stop_ingest.set).start()
+    console.print(
+        f"[bold]Argos demo[/bold]: {source} {', '.join(settings.ingest.symbols)} -> spool -> Spark -> "
+        f"{settings.clickhouse_url}" + (f"\ndashboard: [link={dashboard}]{dashboard}[/link]" if dashboard else "")
+        + f"\nlogs: {settings.data_dir / 'demo.log'}; Ctrl-C to stop"
+    )
+    display = _LiveTable(client, settings, stats)
+    display.start()
+    try:
+        job.run(settings, idle_stop_seconds=5 if seconds else None, client=client)
+    finally:
+        stop_ingest.set()
+        display.stop()
+    console.print(_summary(client, settings, stats.rate))
+
+
+def _start_dashboard(client, port: int) -> str | None:
+    """Serve the embedded dashboard from this process (the one that owns the database)."""
+    if not port:
+        return None
+    try:
+        from argos.dashboard.server import start_dashboard_server
+    except ImportError:
+        return None
+    url, _stop = start_dashboard_server(lambda sql: client.query_arrow(sql), "127.0.0.1", port)
+    return url
+
+
+class _LiveTable:
+    """A rich table refreshed every second from the embedded database."""
+
+    def __init__(self, client, settings: Settings, stats) -> None:
+        self.client, self.db, self.stats = client, settings.clickhouse.database, stats
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="live-table")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        last_total, last_t = 0, time.monotonic()
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            while not self._stop.wait(1.0):
+                rows = self.client.query(f"""
+                    SELECT symbol, count(), argMax(price, trade_time), countIf(is_whale),
+                           quantileIf(0.5)(dateDiff('millisecond', trade_time, insert_time),
+                                           insert_time > now64(6) - INTERVAL 10 SECOND)
+                    FROM {self.db}.trades GROUP BY symbol ORDER BY symbol""").result_rows
+                dead = self.client.query(f"SELECT count() FROM {self.db}.dead_letters").result_rows[0][0]
+                total, now = sum(r[1] for r in rows), time.monotonic()
+                rate, last_total, last_t = (total - last_total) / (now - last_t), total, now
+                live.update(_table(rows, rate, dead, self.stats.records))
+
+
+def _table(rows: list[tuple], rate: float, dead: int, ingested: int) -> Table:
+    table = Table(title=f"Argos — {rate:,.0f} trades/s into ClickHouse · ingested {ingested:,} · dead letters {dead}")
+    for name in ("symbol", "trades", "last price", "whales", "e2e lag p50 (ms)"):
+        table.add_column(name, justify="right" if name != "symbol" else "left")
+    for symbol, count, price, whales, lag in rows:
+        lag_text = "-" if lag != lag else f"{lag:,.0f}"  # NaN when nothing arrived lately
+        table.add_row(symbol, f"{count:,}", f"{price.normalize():f}", str(whales), lag_text)
+    return table
+
+
+def _summary(client, settings: Settings, ingest_rate: float | None = None) -> str:
+    db = settings.clickhouse.database
+    trades, ids, symbols, whales = client.query(
+        f"SELECT count(), uniqExact(venue, market, symbol, trade_id), uniqExact(symbol), countIf(is_whale) "
+        f"FROM {db}.trades"
+    ).result_rows[0]
+    candles = client.query(f"SELECT count() FROM {db}.candles_1m_view").result_rows[0][0]
+    dead = client.query(f"SELECT count() FROM {db}.dead_letters").result_rows[0][0]
+    return (
+        f"[bold]done[/bold]: {trades:,} trades across {symbols} symbols ({trades - ids} duplicate ids), "
+        f"{candles} one-minute candles, {whales} whales, {dead} dead letters"
+        + (f"; ingest averaged {ingest_rate:,.0f} trades/s" if ingest_rate is not None else "")
+        + f". Database: {settings.clickhouse_url}"
+    )
+
+
+@app.command()
+def status(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Row counts, freshness and lag per symbol."""
+    settings = _settings(config, data_dir=data_dir)
+    client = _client(settings)
+    db = settings.clickhouse.database
+    rows = client.query(f"""
+        SELECT symbol, count(), argMax(price, trade_time), countIf(is_whale), max(trade_time),
+               quantile(0.5)(dateDiff('millisecond', trade_time, insert_time))
+        FROM {db}.trades GROUP BY symbol ORDER BY symbol""").result_rows
+    table = Table(title=f"Argos status — {settings.clickhouse_url}")
+    for name in ("symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
+        table.add_column(name)
+    for symbol, count, price, whales, last, lag in rows:
+        table.add_row(symbol, f"{count:,}", f"{price.normalize():f}", str(whales), f"{last:%H:%M:%S}", f"{lag:,.0f}")
+    Console().print(table)
+    Console().print(_summary(client, settings))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Argos dashboards: one panel definition, rendered as Grafana JSON and as the embedded HTML page."""
