@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
@@ -22,7 +23,23 @@ class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the key and the fix."""
 
 
-class KafkaSettings(BaseModel):
+def _mapping(value: Any) -> Any:
+    """Accept a mapping as JSON or as ``key=value,key=value`` (handy in env vars and CLI flags)."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().startswith("{"):
+        return orjson.loads(value)
+    pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError("expected JSON or key=value,key=value")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
     bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers, comma-separated.")
     topic: str = Field("argos.trades", description="Topic that carries wire-format trades.")
     partitions: int = Field(3, ge=1, description="Partitions when Argos creates the topic.")
@@ -30,7 +47,7 @@ class KafkaSettings(BaseModel):
     security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
 
 
-class ClickHouseSettings(BaseModel):
+class ClickHouseSettings(_Section):
     url: str = Field(
         "",
         description="http(s)://host:8123 for a server, chdb:///dir for the embedded engine "
@@ -43,7 +60,7 @@ class ClickHouseSettings(BaseModel):
     insert_retries: int = Field(8, ge=0, description="Retries of a failed insert, with exponential backoff.")
 
 
-class SparkSettings(BaseModel):
+class SparkSettings(_Section):
     master: str = Field("local[*]", description="Spark master; empty keeps what spark-submit set.")
     source: Literal["kafka", "spool"] = Field("spool", description="Where the ETL reads trades from.")
     checkpoint_dir: str = Field("", description="Streaming checkpoint dir (empty: <data_dir>/checkpoints).")
@@ -63,8 +80,10 @@ class SparkSettings(BaseModel):
     )
     conf: dict[str, str] = Field({}, description="Extra Spark configuration, e.g. {spark.ui.enabled: 'false'}.")
 
+    _split_conf = field_validator("conf", mode="before")(classmethod(lambda cls, v: _mapping(v)))
 
-class IngestSettings(BaseModel):
+
+class IngestSettings(_Section):
     source: Literal["synthetic", "binance", "replay"] = Field("synthetic", description="Trade source.")
     sink: Literal["spool", "kafka"] = Field("spool", description="Where ingested trades go.")
     symbols: list[str] = Field(
@@ -110,7 +129,8 @@ class Settings(BaseSettings):
     """Argos configuration."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ARGOS_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="ARGOS_", env_nested_delimiter="__", extra="forbid", validate_default=True,
+        enable_decoding=False,
     )
 
     data_dir: Path = Field(Path("data"), description="Embedded default: spool, checkpoints, database.")
@@ -118,6 +138,8 @@ class Settings(BaseSettings):
     whale_thresholds: dict[str, float] = Field(
         {}, description="Per-symbol whale thresholds, e.g. {BTCUSDT: 100000}."
     )
+    _split_whales = field_validator("whale_thresholds", mode="before")(classmethod(lambda cls, v: _mapping(v)))
+
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     spark: SparkSettings = SparkSettings()

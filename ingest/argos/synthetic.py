@@ -93,25 +93,33 @@ class SyntheticMarket:
             made += k
 
 
+class BurstyArrivals:
+    """Trade counts per tick: Poisson around the rate, with short bursts of heavy activity."""
+
+    def __init__(self, rng: random.Random, burst_probability: float = 0.02) -> None:
+        self.rng, self.burst_probability, self.burst_left = rng, burst_probability, 0
+
+    def count(self, rate: float, seconds: float) -> int:
+        if self.burst_left <= 0 and self.rng.random() < self.burst_probability:
+            self.burst_left = self.rng.randint(5, 40)  # ticks of heavy activity
+        intensity = 2.0 if self.burst_left > 0 else 0.55  # averages to ~1
+        self.burst_left -= 1
+        return _poisson(self.rng, rate * seconds * intensity)
+
+
 async def synthetic_trades(
     symbols: list[str], rate: float, seed: int | None = None, whale_quote: float = 10_000,
     tick_seconds: float = 0.05, limit: int | None = None,
 ) -> AsyncIterator[Trade]:
     """Trades at ``rate`` per second on average, paced by the wall clock, with bursts."""
     market = SyntheticMarket(symbols, seed=seed, whale_quote=whale_quote)
-    rng = market.rng
-    burst_left = 0
+    arrivals = BurstyArrivals(market.rng)
     sent = 0
     last = time.monotonic()
     while limit is None or sent < limit:
         await asyncio.sleep(tick_seconds)
         now = time.monotonic()
-        if burst_left <= 0 and rng.random() < 0.02:
-            burst_left = rng.randint(5, 40)  # ticks of heavy activity
-        intensity = 2.0 if burst_left > 0 else 0.55  # averages to ~1
-        burst_left -= 1
-        expected = rate * (now - last) * intensity
-        n = _poisson(rng, expected)
+        n = arrivals.count(rate, now - last)
         if limit is not None:
             n = min(n, limit - sent)
         t_end = now_us()
