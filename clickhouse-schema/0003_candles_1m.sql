@@ -46,7 +46,7 @@ SELECT
     argMaxMerge(close)                AS close,
     sum(volume)                       AS volume,
     sum(quote_volume)                 AS quote_volume,
-    sum(c.quote_volume) / sum(c.volume) AS vwap,
+    divideDecimal(sum(c.quote_volume), sum(c.volume), 18) AS vwap,  -- plain Decimal128 division overflows
     sum(trades)                       AS trades
 FROM {db}.candles_1m AS c
 GROUP BY venue, market, symbol, minute;

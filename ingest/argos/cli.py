@@ -87,7 +87,9 @@ def ingest(
     from argos.ingest import IngestStats, run_ingest
 
     _logging()
-    ingest_cfg = {"source": source, "sink": sink, "symbols": symbols, "rate": rate, "replay_path": replay and str(replay)}
+    ingest_cfg = {"source": source, "sink": sink, "symbols": symbols, "rate": rate}
+    if replay:
+        ingest_cfg["replay_path"] = str(replay)
     if replay and not source:
         ingest_cfg["source"] = "replay"
     settings = _settings(config, data_dir=data_dir, ingest={k: v for k, v in ingest_cfg.items() if v is not None})
@@ -112,7 +114,7 @@ def _start_metrics(settings: Settings):
     from argos.metrics import IngestMetrics, serve_http
 
     metrics = IngestMetrics()
-    serve_http(settings.ingest.http_port, metrics, ready=lambda: True)
+    serve_http(settings.ingest.http_port, metrics, ready=lambda: metrics.receiving(30))
     return metrics
 
 

@@ -10,28 +10,37 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from argos.contract import Record
+from argos.metrics import IngestMetrics
 from argos.settings import Settings
 from argos.sinks import Sink, make_sink
 
 log = logging.getLogger("argos.ingest")
 
 
-def open_source(settings: Settings, metrics=None) -> AsyncIterator[Record]:
+def open_source(settings: Settings, metrics: IngestMetrics | None = None) -> AsyncIterator[Record]:
     """The configured source as an async stream of trades and rejects."""
     cfg = settings.ingest
+    if cfg.source == "binance":
+        from argos.feed import live_trades
+
+        return live_trades(cfg, metrics)  # the feed reports its own per-connection metrics
     if cfg.source == "synthetic":
         from argos.synthetic import synthetic_trades
 
-        return synthetic_trades(cfg.symbols, cfg.rate, seed=cfg.seed, whale_quote=settings.whale_threshold_usd)
-    if cfg.source == "replay":
+        source = synthetic_trades(cfg.symbols, cfg.rate, seed=cfg.seed, whale_quote=settings.whale_threshold_usd)
+    else:
         from argos.replay import replay_trades
 
         if not cfg.replay_path:
             raise ValueError("ingest.source=replay needs a file. Fix: set ARGOS_INGEST__REPLAY_PATH or --replay FILE.")
-        return replay_trades(Path(cfg.replay_path), cfg.replay_symbol or None, cfg.replay_speed)
-    from argos.feed import live_trades
+        source = replay_trades(Path(cfg.replay_path), cfg.replay_symbol or None, cfg.replay_speed, cfg.markets[0])
+    return _observed(source, metrics) if metrics else source
 
-    return live_trades(cfg, metrics)
+
+async def _observed(source: AsyncIterator[Record], metrics: IngestMetrics) -> AsyncIterator[Record]:
+    async for record in source:
+        metrics.observe(record, getattr(record, "market", "spot"))
+        yield record
 
 
 class IngestStats:
@@ -76,7 +85,9 @@ async def pump(
         log.info("ingest stopped after %d records", stats.records)
 
 
-def run_ingest(settings: Settings, stop: threading.Event, stats: IngestStats | None = None, metrics=None) -> None:
+def run_ingest(
+    settings: Settings, stop: threading.Event, stats: IngestStats | None = None, metrics: IngestMetrics | None = None
+) -> None:
     """Blocking ingest loop (its own event loop), for a thread or the ``argos ingest`` command."""
     sink = make_sink(settings.ingest.sink, settings.spool_dir, settings.kafka)
     asyncio.run(pump(open_source(settings, metrics), sink, stop, stats))

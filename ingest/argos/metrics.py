@@ -6,11 +6,11 @@ feeds in one process. Messages per second is ``rate(argos_ingest_messages_total[
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from argos.contract import Reject, Trade
@@ -90,43 +90,58 @@ class IngestMetrics:
         return total
 
 
-@dataclass
 class HttpServer:
-    """A running health/metrics server; ``port`` is the bound port (useful with port 0)."""
+    """A running health/metrics server on a daemon thread; ``port`` is the bound port (useful with port 0)."""
 
-    runner: web.AppRunner
-    port: int
+    def __init__(self, server: ThreadingHTTPServer) -> None:
+        self._server = server
+        self.port: int = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, name="argos-http", daemon=True)
+        self._thread.start()
 
-    async def close(self) -> None:
-        await self.runner.cleanup()
-
-
-def make_app(metrics: IngestMetrics, ready: Callable[[], bool]) -> web.Application:
-    async def metrics_handler(_: web.Request) -> web.Response:
-        body = generate_latest(metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    async def readyz(_: web.Request) -> web.Response:
-        if ready():
-            return web.Response(text="ready\n")
-        return web.Response(status=503, text="not ready: no connection or no recent messages\n")
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics_handler)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    return app
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
 
-async def serve_http(port: int, metrics: IngestMetrics, ready: Callable[[], bool],
-                     host: str = "0.0.0.0") -> HttpServer:
-    """Start ``/metrics``, ``/healthz`` (alive) and ``/readyz`` (``ready()``) on ``host:port`` (0: any free)."""
-    runner = web.AppRunner(make_app(metrics, ready), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return HttpServer(runner, bound)
+def _handler(metrics: IngestMetrics, ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._reply(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                self._reply(200, b"ok\n")
+            elif path == "/readyz":
+                try:
+                    is_ready = bool(ready())
+                except Exception:
+                    is_ready = False
+                if is_ready:
+                    self._reply(200, b"ready\n")
+                else:
+                    self._reply(503, b"not ready: no connection or no recent messages\n")
+            else:
+                self._reply(404, b"not found: try /metrics, /healthz, /readyz\n")
+
+        def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # probes every few seconds: stay quiet
+            pass
+
+    return Handler
+
+
+def serve_http(port: int, metrics: IngestMetrics, ready: Callable[[], bool], host: str = "0.0.0.0") -> HttpServer:
+    """Serve ``/metrics``, ``/healthz`` (alive) and ``/readyz`` (``ready()``) on ``host:port`` (0: any free port).
+
+    Runs on its own daemon thread, so it answers even while the ingest's event loop is busy, and the
+    caller needs no event loop. ``ready`` is typically ``lambda: metrics.receiving(30)``.
+    """
+    return HttpServer(ThreadingHTTPServer((host, port), _handler(metrics, ready)))

@@ -39,6 +39,10 @@ USDM_AGG = (
 )
 
 
+def cells(line: str) -> list[str]:
+    return line.split(",")
+
+
 def combined(stream: str, data: str) -> str:
     return f'{{"stream":"{stream}","data":{data}}}'
 
@@ -159,8 +163,8 @@ def test_bad_timestamps_raise_value_error(value: object) -> None:
 
 
 def test_dump_rows_spot_trades_micro_and_milli() -> None:
-    micro = "4343811001,93576.00000000,0.00012000,11.22912000,1735689600012345,True,True".split(",")
-    milli = "4343811001,93576.00000000,0.00012000,11.22912000,1704067200012,False,True".split(",")
+    micro = cells("4343811001,93576.00000000,0.00012000,11.22912000,1735689600012345,True,True")
+    milli = cells("4343811001,93576.00000000,0.00012000,11.22912000,1704067200012,False,True")
     fmt = detect_dump_format(micro)
     assert fmt is SPOT_TRADES
     a, b = parse_dump_row(micro, fmt, "BTCUSDT"), parse_dump_row(milli, fmt, "BTCUSDT")
@@ -169,8 +173,8 @@ def test_dump_rows_spot_trades_micro_and_milli() -> None:
 
 
 def test_dump_rows_spot_agg_trades_and_invalidated_row_skipped() -> None:
-    good = "3026123447,61234.50000000,0.01600000,3712441101,3712441102,1717200000123,True,True".split(",")
-    dead = "3026123448,0.00000000,0.00000000,-1,-1,1717200000140,False,True".split(",")
+    good = cells("3026123447,61234.50000000,0.01600000,3712441101,3712441102,1717200000123,True,True")
+    dead = cells("3026123448,0.00000000,0.00000000,-1,-1,1717200000140,False,True")
     assert detect_dump_format(good) is SPOT_AGG_TRADES
     trade = parse_dump_row(good, SPOT_AGG_TRADES, "BTCUSDT")
     assert isinstance(trade, Trade) and trade.trade_id == 3026123447
@@ -178,19 +182,19 @@ def test_dump_rows_spot_agg_trades_and_invalidated_row_skipped() -> None:
 
 
 def test_dump_headers_pick_usdm_layouts() -> None:
-    agg = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker".split(",")
-    trades = "id,price,qty,quote_qty,time,is_buyer_maker".split(",")
+    agg = cells("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker")
+    trades = cells("id,price,qty,quote_qty,time,is_buyer_maker")
     assert is_header(agg) and is_header(trades)
-    assert not is_header("2503219846,93510.10,0.002,6042513011,6042513011,1735689600105,false".split(","))
+    assert not is_header(cells("2503219846,93510.10,0.002,6042513011,6042513011,1735689600105,false"))
     assert detect_dump_format(agg, header=True) is USDM_AGG_TRADES
     assert detect_dump_format(trades, header=True) is USDM_TRADES
-    row = "2503219847,93510.20,0.150,6042513012,6042513015,1735689600230,true".split(",")
+    row = cells("2503219847,93510.20,0.150,6042513012,6042513015,1735689600230,true")
     trade = parse_dump_row(row, USDM_AGG_TRADES, "BTCUSDT", "usdm")
     assert isinstance(trade, Trade) and trade.qty == "0.150" and trade.is_buyer_maker
 
 
 def test_seven_columns_disambiguated_by_file_name() -> None:
-    row = "2503219846,93510.10,0.002,6042513011,6042513011,1735689600105,false".split(",")
+    row = cells("2503219846,93510.10,0.002,6042513011,6042513011,1735689600105,false")
     assert detect_dump_format(row, "aggTrades") is USDM_AGG_TRADES
     assert detect_dump_format(row, "trades") is SPOT_TRADES
     assert dump_name_info("BTCUSDT-aggTrades-2025-01-01.zip") == ("BTCUSDT", "aggTrades")
@@ -200,7 +204,7 @@ def test_seven_columns_disambiguated_by_file_name() -> None:
 def test_dump_bad_rows_are_rejects() -> None:
     short = parse_dump_row(["1", "2"], SPOT_TRADES, "BTCUSDT")
     assert isinstance(short, Reject) and "columns" in short.reason
-    bad = parse_dump_row("1,abc,0.1,0.1,1735689600012345,True,True".split(","), SPOT_TRADES, "BTCUSDT")
+    bad = parse_dump_row(cells("1,abc,0.1,0.1,1735689600012345,True,True"), SPOT_TRADES, "BTCUSDT")
     assert isinstance(bad, Reject) and "'price'" in bad.reason and bad.raw.startswith("1,abc")
 
 

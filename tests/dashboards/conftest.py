@@ -47,7 +47,7 @@ class Market:
 def _symbol_trades(rng: np.random.Generator, symbol: str, price0: float, qty_scale: float,
                    start: datetime, span_s: float) -> list[dict[str, object]]:
     offsets = np.sort(rng.uniform(0, span_s, TRADES_PER_SYMBOL))
-    steps = rng.normal(0, 0.0006, TRADES_PER_SYMBOL) + 0.00003
+    steps = rng.normal(0, 0.0006, TRADES_PER_SYMBOL) + 0.00001
     prices = price0 * np.exp(np.cumsum(steps))
     # Heavy-tailed sizes: mostly small, a few percent of trades are whales.
     sizes = qty_scale * rng.lognormal(0.0, 1.0, TRADES_PER_SYMBOL) * np.where(
@@ -117,7 +117,7 @@ def client(chdb_dir: Path) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def market(client) -> Market:  # noqa: ANN001 (clickhouse-connect client)
+def market(client) -> Market:
     """The seeded market, inserted once; the MVs fill themselves on insert."""
     now = datetime.now(UTC)
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=60)
@@ -133,6 +133,6 @@ def market(client) -> Market:  # noqa: ANN001 (clickhouse-connect client)
 
 
 @pytest.fixture(scope="session")
-def query(client):  # noqa: ANN001, ANN201
+def query(client):
     """The query function the embedded page uses: SQL in, Arrow out."""
     return client.query_arrow

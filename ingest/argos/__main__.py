@@ -1,0 +1,3 @@
+from argos.cli import app
+
+app(prog_name="argos")
