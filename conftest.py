@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -37,14 +37,27 @@ def kafka_bootstrap() -> Iterator[str]:
         yield address
 
 
-@pytest.fixture
-def chdb_client(tmp_path: Path):
-    """A migrated embedded ClickHouse in a fresh directory (closed after the test: one path per process)."""
+@pytest.fixture(scope="session")
+def chdb_session(tmp_path_factory: pytest.TempPathFactory):
+    """The test process's one embedded ClickHouse (chDB opens a single directory per process).
+
+    Tests keep apart by database; an ETL under test runs in a subprocess with a directory of its own.
+    """
     from argos.clickhouse import connect
-    from argos.schema import migrate
     from argos.settings import ClickHouseSettings
 
-    client = connect(f"chdb://{tmp_path / 'clickhouse'}", ClickHouseSettings())
-    migrate(client)
+    client = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}", ClickHouseSettings())
     yield client
     client.close()
+
+
+@pytest.fixture
+def chdb_client(chdb_session):
+    """A freshly migrated database on the session's engine; its name is ``chdb_client.db``."""
+    from argos.schema import migrate
+
+    db = f"t_{uuid.uuid4().hex[:10]}"
+    migrate(chdb_session, db=db)
+    chdb_session.db = db
+    yield chdb_session
+    chdb_session.command(f"DROP DATABASE IF EXISTS {db}")

@@ -15,11 +15,13 @@ from rich.live import Live
 from rich.logging import RichHandler
 from rich.table import Table
 
+from argos.dashboard.cli import app as dashboard_app
 from argos.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Argos: crypto order flow from exchange trades to dashboards.", no_args_is_help=True)
 schema_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+app.add_typer(dashboard_app)
 console = Console(stderr=True)
 log = logging.getLogger("argos")
 
@@ -166,7 +168,7 @@ def demo(
     _logging(file=settings.data_dir / "demo.log")
     client = _client(settings)
     migrate(client, settings.clickhouse.database)
-    dashboard = _start_dashboard(client, port)
+    dashboard, stop_dashboard = _start_dashboard(client, settings, port)
     stop_ingest, stats = threading.Event(), IngestStats()
     threading.Thread(target=run_ingest, args=(settings, stop_ingest, stats), daemon=True, name="ingest").start()
     if seconds:
@@ -184,18 +186,28 @@ def demo(
         stop_ingest.set()
         display.stop()
     console.print(_summary(client, settings, stats.rate))
+    if dashboard:
+        console.print(f"dashboard: {dashboard} — serving until Ctrl-C (or run `argos report --out argos.html`)")
+        _serve_until_interrupted()
+    stop_dashboard()
 
 
-def _start_dashboard(client, port: int) -> str | None:
+def _start_dashboard(client, settings: Settings, port: int):
     """Serve the embedded dashboard from this process (the one that owns the database)."""
     if not port:
-        return None
+        return None, lambda: None
+    from argos.dashboard.server import start_dashboard_server
+
+    return start_dashboard_server(client.query_arrow, "127.0.0.1", port, db=settings.clickhouse.database)
+
+
+def _serve_until_interrupted() -> None:
+    if not sys.stdin.isatty():
+        return  # a scripted run (CI, make demo in a pipe) ends with the summary
     try:
-        from argos.dashboard.server import start_dashboard_server
-    except ImportError:
-        return None
-    url, _stop = start_dashboard_server(lambda sql: client.query_arrow(sql), "127.0.0.1", port)
-    return url
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
 
 
 class _LiveTable:

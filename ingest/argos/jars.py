@@ -51,3 +51,8 @@ def spark_kafka_jars() -> list[Path]:
 def kafka_broker_jars() -> list[Path]:
     """Local jars of an Apache Kafka broker (KRaft)."""
     return resolve("org.apache.kafka", f"kafka_{SCALA_VERSION}", KAFKA_VERSION)
+
+
+if __name__ == "__main__":  # `python -m argos.jars`: resolve everything once (make setup, CI, images)
+    for jar in [*kafka_broker_jars(), *spark_kafka_jars()]:
+        print(jar)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 import orjson
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -174,14 +175,17 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _YamlSource(settings_cls)
 
 
+_config_file: ContextVar[str | None] = ContextVar("argos_config_file", default=None)
+
+
 class _YamlSource(PydanticBaseSettingsSource):
-    """Reads the YAML file named by ARGOS_CONFIG (lowest priority after defaults)."""
+    """Reads the YAML file given to load_settings, else ARGOS_CONFIG (lowest priority after defaults)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("ARGOS_CONFIG")
+        path = _config_file.get() or os.environ.get("ARGOS_CONFIG")
         if not path:
             return {}
         try:
@@ -204,9 +208,8 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
 
     ``overrides`` are CLI values as nested dicts, e.g. ``ingest={"symbols": "btcusdt"}``.
     """
-    if config:
-        os.environ["ARGOS_CONFIG"] = str(config)
     overrides = {k: v for k, v in overrides.items() if v not in (None, {})}
+    token = _config_file.set(str(config) if config else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -222,3 +225,5 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             )
             lines.append(f"  {key}: {err['msg']}{got}. Fix: {hint}.")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+    finally:
+        _config_file.reset(token)

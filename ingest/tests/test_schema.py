@@ -4,10 +4,11 @@ from argos.schema import Migration, MigrationError, load_migrations, migrate
 
 
 def test_migrate_is_idempotent(chdb_client):
-    assert migrate(chdb_client) == []  # the fixture applied everything already
-    tables = {r[0] for r in chdb_client.query("SHOW TABLES FROM argos").result_rows}
+    db = chdb_client.db
+    assert migrate(chdb_client, db=db) == []  # the fixture applied everything already
+    tables = {r[0] for r in chdb_client.query(f"SHOW TABLES FROM {db}").result_rows}
     assert {"trades", "dead_letters", "candles_1m", "flow_1m", "whales", "schema_migrations"} <= tables
-    versions = chdb_client.query("SELECT version FROM argos.schema_migrations ORDER BY version").result_rows
+    versions = chdb_client.query(f"SELECT version FROM {db}.schema_migrations ORDER BY version").result_rows
     assert [v[0] for v in versions] == [m.version for m in load_migrations()]
 
 
@@ -19,7 +20,7 @@ def test_changed_applied_file_is_refused(chdb_client, tmp_path):
     first = folder / "0001_trades.sql"
     first.write_text(first.read_text() + "\n-- edited\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
-        migrate(chdb_client, folder=folder)
+        migrate(chdb_client, db=chdb_client.db, folder=folder)
 
 
 def test_replicated_rewrites_engines():

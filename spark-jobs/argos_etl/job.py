@@ -14,10 +14,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from argos.settings import Settings
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from argos.settings import Settings
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from argos.clickhouse import connect, insert_arrow
 
+from argos.clickhouse import connect, insert_arrow
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS
 
 if TYPE_CHECKING:
-    from argos.settings import Settings
     from clickhouse_connect.driver.client import Client
     from pyspark.sql import DataFrame
+
+    from argos.settings import Settings
 
 log = logging.getLogger(__name__)
 

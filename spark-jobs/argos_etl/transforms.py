@@ -6,10 +6,11 @@ Every input row comes out exactly once: either as a trade (``error`` is null) or
 
 from __future__ import annotations
 
-from argos.settings import SYMBOL_PATTERN, Settings
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
+
+from argos.settings import SYMBOL_PATTERN, Settings
 
 # The wire contract v1 (see argos.contract). Explicit, never inferred. Prices stay strings until cast
 # to exact decimals; raw Binance field names never reach Spark, so case-insensitive names cannot collide.

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+
 from argos.contract import Reject, Trade, encode, now_us
 from argos_etl.sink import split
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS, enrich, parse

@@ -7,22 +7,18 @@ derives them (quote = price × qty; side = sell if the buyer is the maker; whale
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from argos.clickhouse import connect
 from argos.dashboard.data import Selection
 from argos.schema import migrate
-from argos.settings import ClickHouseSettings
 
 DB = "argos_dashboards_test"  # its own database, so it can share an engine with other suites
 WHALE_USD = Decimal(10_000)
@@ -100,17 +96,9 @@ def _dead_letters(start: datetime) -> pa.Table:
 
 
 @pytest.fixture(scope="session")
-def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded engine's directory: ARGOS_TEST_CHDB_DIR if another suite already opened one
-    (chDB allows one directory per process), else a fresh temporary one."""
-    shared = os.environ.get("ARGOS_TEST_CHDB_DIR")
-    return Path(shared) if shared else tmp_path_factory.mktemp("chdb")
-
-
-@pytest.fixture(scope="session")
-def client(chdb_dir: Path) -> Iterator[object]:
+def client(chdb_session) -> Iterator[object]:
     """A clickhouse-connect client on the embedded engine with the Argos schema in ``DB``."""
-    ch = connect(f"chdb://{chdb_dir}", ClickHouseSettings())
+    ch = chdb_session
     ch.command(f"DROP DATABASE IF EXISTS {DB}")
     migrate(ch, db=DB)
     yield ch

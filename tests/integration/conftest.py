@@ -12,11 +12,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from argos.contract import Trade
 
 pytestmark = pytest.mark.slow
+
+
+_READ_DB = """
+import sys, pyarrow as pa
+from argos.clickhouse import connect
+from argos.settings import ClickHouseSettings
+table = connect("chdb://" + sys.argv[1], ClickHouseSettings()).query_arrow(sys.argv[2])
+with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as out:
+    out.write_table(table)
+"""
 
 
 class EtlRunner:
@@ -25,7 +36,8 @@ class EtlRunner:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
         self.env = {
-            **os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "ARGOS_DATA_DIR": str(data_dir),
+            **{k: v for k, v in os.environ.items() if not k.startswith("ARGOS_")},  # only what the test sets
+            "SPARK_LOCAL_IP": "127.0.0.1", "ARGOS_DATA_DIR": str(data_dir),
             "ARGOS_SPARK__MASTER": "local[2]", "ARGOS_SPARK__CONF": '{"spark.ui.enabled": "false"}', **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -69,16 +81,17 @@ class EtlRunner:
             self.proc.wait()
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Read the embedded database (only once the ETL process, its owner, has exited)."""
-        from argos.clickhouse import connect
-        from argos.settings import ClickHouseSettings
+        """Read the ETL's embedded database once its owner has exited.
 
+        A short-lived subprocess opens it, since this test process keeps its own chDB directory open.
+        """
         assert not self.proc or self.proc.poll() is not None, "the ETL still owns the database"
-        client = connect(f"chdb://{self.data_dir / 'clickhouse'}", ClickHouseSettings())
-        try:
-            return client.query_df(sql)
-        finally:
-            client.close()
+        out = subprocess.run(
+            [sys.executable, "-c", _READ_DB, str(self.data_dir / "clickhouse"), sql],
+            capture_output=True, check=False,
+        )
+        assert out.returncode == 0, out.stderr.decode()[-2000:]
+        return pa.ipc.open_stream(out.stdout).read_pandas()
 
 
 @pytest.fixture
@@ -107,7 +120,7 @@ def expected_candles(trades: Iterable[Trade]) -> pd.DataFrame:
          "quote": float(t.quote), "buy": not t.is_buyer_maker, "trade_time": t.trade_time}
         for t in trades
     )
-    df["minute"] = pd.to_datetime(df["trade_time"] // 60_000_000 * 60, unit="s")
+    df["minute"] = df["trade_time"] // 60_000_000 * 60  # epoch seconds of the minute
     df = df.sort_values(["symbol", "trade_time", "trade_id"])
     df["buy_volume"] = df["qty"].where(df["buy"], 0.0)
     df["sell_volume"] = df["qty"].where(~df["buy"], 0.0)
@@ -121,7 +134,7 @@ def expected_candles(trades: Iterable[Trade]) -> pd.DataFrame:
 
 
 CANDLES_SQL = """
-SELECT c.symbol AS symbol, c.minute AS minute, toFloat64(c.open) AS open, toFloat64(c.high) AS high,
+SELECT c.symbol AS symbol, toInt64(toUnixTimestamp(c.minute)) AS minute, toFloat64(c.open) AS open, toFloat64(c.high) AS high,
        toFloat64(c.low) AS low, toFloat64(c.close) AS close, toFloat64(c.volume) AS volume,
        toFloat64(c.quote_volume) AS quote_volume, c.trades AS trades, toFloat64(c.vwap) AS vwap,
        toFloat64(f.buy_volume) AS buy_volume, toFloat64(f.sell_volume) AS sell_volume
@@ -135,7 +148,6 @@ ORDER BY symbol, minute
 def assert_candles_match(runner: EtlRunner, trades: list[Trade]) -> None:
     got = runner.query(CANDLES_SQL)
     want = expected_candles(trades)
-    got["minute"] = pd.to_datetime(got["minute"]).dt.tz_localize(None)
     got = got.astype({"trades": "int64"})
     pd.testing.assert_frame_equal(
         got[want.columns].reset_index(drop=True), want.reset_index(drop=True), check_dtype=False, rtol=1e-9

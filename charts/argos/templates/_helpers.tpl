@@ -139,3 +139,19 @@ app.kubernetes.io/part-of: argos
 {{- define "argos.containerSecurityContext" -}}
 {{ toYaml .Values.containerSecurityContext }}
 {{- end }}
+
+{{/* Spark pods run as the image's spark user (185); Spark writes to its work dir, so no read-only root. */}}
+{{- define "argos.sparkPodSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 185
+runAsGroup: 185
+fsGroup: 185
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- define "argos.sparkContainerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+{{- end }}

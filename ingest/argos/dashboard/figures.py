@@ -15,6 +15,7 @@ PANEL_BG = "#161a1e"
 GRID = "#2b3139"
 MUTED = "#848e9c"
 FONT = "Inter, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+PRICE_FORMAT = ",.6~g"  # 64,932.8 / 3,150.49 / 0.000123: full prices, as traders read them
 SYMBOL_COLORS = ("#f0b90b", "#42a5f5", "#ab47bc", "#26a69a", "#ff7043", "#8d6e63")
 
 
@@ -37,7 +38,7 @@ def _layout(fig: go.Figure, **extra: object) -> go.Figure:
 
 
 def _number(value: float, unit: str = "") -> dict[str, object]:
-    digits = 2 if abs(value) >= 1 or value == 0 else 6
+    digits = 0 if float(value).is_integer() else 2 if abs(value) >= 1 else 6
     fmt = {"s": {"suffix": " s", "valueformat": ".1f"}, "ms": {"suffix": " ms", "valueformat": ".0f"}}
     return fmt.get(unit, {"valueformat": f",.{digits}f"})
 
@@ -93,6 +94,7 @@ def candlestick(panel: Panel, rows: pd.DataFrame) -> go.Figure:
     )
     _layout(fig, hovermode="x")
     fig.update_xaxes(rangeslider_visible=False)
+    fig.update_yaxes(tickformat=PRICE_FORMAT, row=1, col=1)
     return fig
 
 
@@ -131,7 +133,7 @@ def timeseries(panel: Panel, rows: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(**trace))
     unit = {"ms": " ms", "s": " s"}.get(panel.unit, "")
     _layout(fig, barmode="relative", bargap=0.15)
-    fig.update_yaxes(ticksuffix=unit)
+    fig.update_yaxes(ticksuffix=unit, tickformat=PRICE_FORMAT if "price" in titles else ",")
     return fig
 
 
@@ -148,7 +150,9 @@ def bubbles(panel: Panel, rows: pd.DataFrame) -> go.Figure:
                     "line": {"color": color, "width": 1}},
             customdata=part["quote"], hovertemplate="%{y:,.2f}<br>$%{customdata:,.0f}<extra></extra>",
         ))
-    return _layout(fig, hovermode="closest")
+    _layout(fig, hovermode="closest")
+    fig.update_yaxes(tickformat=PRICE_FORMAT)
+    return fig
 
 
 def table(panel: Panel, rows: pd.DataFrame) -> go.Figure:
@@ -183,7 +187,7 @@ def profile(panel: Panel, rows: pd.DataFrame) -> go.Figure:
             fig.add_trace(go.Bar(y=rows["price"], x=rows[col.name], orientation="h", name=col.title,
                                  marker={"color": col.color or GREY}))
     _layout(fig, barmode="stack", bargap=0.08, hovermode="y unified")
-    fig.update_yaxes(tickformat=",.2f")
+    fig.update_yaxes(tickformat=PRICE_FORMAT)
     return fig
 
 

@@ -234,12 +234,13 @@ _BUILDERS = {
 def grafana_panel(panel: Panel, panel_id: int, db: str = "argos") -> Any:
     """The foundation-sdk builder for one panel."""
     builder = _BUILDERS[panel.viz](panel)
+    query = ClickHouseQuery(grafana_sql(panel, db), time_series=panel.time_series_format)
     builder = (
         builder.id(panel_id)
         .title(panel.title)
         .description(panel.description)
         .datasource(DATASOURCE)
-        .with_target(ClickHouseQueryBuilder(ClickHouseQuery(grafana_sql(panel, db), time_series=panel.time_series_format)))
+        .with_target(ClickHouseQueryBuilder(query))
         .span(panel.width)
         .height(panel.height)
         .max_data_points(MAX_DATA_POINTS)
@@ -286,11 +287,12 @@ def build_dashboard(db: str = "argos") -> dict[str, object]:
     ids = iter(range(1, 100))
     for panel in panels(Scope.OVERVIEW):
         board.with_panel(grafana_panel(panel, next(ids), db))
-    board.with_row(dash.Row("$symbol").id(next(ids)).repeat("symbol"))
-    for panel in panels(Scope.SYMBOL):
-        board.with_panel(grafana_panel(panel, next(ids), db))
     board.with_row(dash.Row("Pipeline").id(next(ids)))
     for panel in panels(Scope.PIPELINE):
+        board.with_panel(grafana_panel(panel, next(ids), db))
+    # Repeated last: Grafana clones a repeated row with every panel up to the next row.
+    board.with_row(dash.Row("$symbol").id(next(ids)).repeat("symbol"))
+    for panel in panels(Scope.SYMBOL):
         board.with_panel(grafana_panel(panel, next(ids), db))
     assert len(PANELS) == sum(len(panels(s)) for s in Scope)
     return json.loads(json.dumps(board.build(), cls=JSONEncoder))

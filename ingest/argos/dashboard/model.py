@@ -87,3 +87,31 @@ class Variable:
     label: str
     sql: str
     multi: bool
+
+
+# What each visual type needs from its result, by column kind (checked by the tests on real results).
+def requirement_errors(panel: Panel) -> list[str]:
+    """Reasons the declared columns cannot feed the panel's visual type (empty when they can)."""
+    times, numbers, strings = panel.names(Kind.TIME), panel.names(Kind.NUMBER), panel.names(Kind.STRING)
+    needs: dict[Viz, list[tuple[bool, str]]] = {
+        Viz.STAT: [(bool(numbers), "a stat needs at least one number")],
+        Viz.CANDLESTICK: [
+            (times[:1] == ["time"], "a candlestick needs a time column named time"),
+            ({"open", "high", "low", "close", "volume"} <= set(numbers), "a candlestick needs OHLC and volume"),
+        ],
+        Viz.TIMESERIES: [
+            (len(times) == 1, "a time series needs exactly one time column"),
+            (bool(numbers), "a time series needs at least one number"),
+            (not strings or panel.time_series_format, "a string column needs the time-series (long) format"),
+        ],
+        Viz.BUBBLES: [
+            (bool(times or numbers), "an XY chart needs an x column"),
+            ({"buy", "sell", "size"} <= set(numbers), "the whale radar needs y columns buy/sell and size"),
+        ],
+        Viz.TABLE: [(bool(panel.columns), "a table needs columns")],
+        Viz.PROFILE: [
+            ("price" in numbers, "a volume profile needs a numeric price column for the bar axis"),
+            (len(numbers) >= 2, "a volume profile needs at least one volume series"),
+        ],
+    }
+    return [message for ok, message in needs[panel.viz] if not ok]

@@ -17,6 +17,7 @@ from argos.dashboard.data import QueryFn, Selection, default_selection, run_pane
 from argos.dashboard.figures import draw
 from argos.dashboard.macros import interpolate, now_utc
 from argos.dashboard.model import Panel, Scope
+from argos.dashboard.panels import panels
 
 log = logging.getLogger(__name__)
 TITLE = "Argos · order flow"
@@ -46,13 +47,12 @@ def _panel_payload(query: QueryFn, panel: Panel, selection: Selection) -> dict[s
 
 def collect(query: QueryFn, selection: Selection, refresh_s: int = 0) -> dict[str, Any]:
     """Everything the page shows: sections of panels, each with its plotly figure."""
-    from argos.dashboard.panels import panels
+    def section(title: str, scope: Scope, chosen: Selection) -> dict[str, Any]:
+        return {"title": title, "panels": [_panel_payload(query, p, chosen) for p in panels(scope)]}
 
-    sections = [{"title": "Overview", "panels": [_panel_payload(query, p, selection) for p in panels(Scope.OVERVIEW)]}]
-    for symbol in selection.variables.get("symbol", []):
-        one = selection.only(symbol=[symbol])
-        sections.append({"title": symbol, "panels": [_panel_payload(query, p, one) for p in panels(Scope.SYMBOL)]})
-    sections.append({"title": "Pipeline", "panels": [_panel_payload(query, p, selection) for p in panels(Scope.PIPELINE)]})
+    sections = [section("Overview", Scope.OVERVIEW, selection), section("Pipeline", Scope.PIPELINE, selection)]
+    # One section per symbol, like Grafana's repeated row.
+    sections += [section(s, Scope.SYMBOL, selection.only(symbol=[s])) for s in selection.variables.get("symbol", [])]
     return {
         "title": TITLE,
         "generated_at": now_utc().isoformat(timespec="seconds"),

@@ -146,16 +146,18 @@ VOLUME_PROFILE = Panel(
     "one level at a time towards the busier neighbour.",
     viz=Viz.PROFILE,
     scope=Scope.SYMBOL,
+    # Levels are cut in integer units of 1e-8 (Binance's finest tick), so no trade lands on a level
+    # boundary by floating-point luck; arrayFold grows the value area from the POC.
     sql=f"""
 SELECT
-    lo + (level + 0.5) * step                                       AS price,
+    (lo + (level + 0.5) * span / {PROFILE_LEVELS}) / 1e8           AS price,
     if(level = poc, volume, 0)                                      AS poc_volume,
     if(level != poc AND level BETWEEN va.1 AND va.2, volume, 0)     AS value_area_volume,
     if(level NOT BETWEEN va.1 AND va.2, volume, 0)                  AS outside_volume
 FROM
 (
     SELECT
-        lo, step, vols,
+        lo, span, vols,
         toInt64(indexOf(vols, arrayMax(vols)) - 1)                  AS poc,
         arrayFold(
             (acc, i) -> if(
@@ -170,24 +172,26 @@ FROM
     (
         SELECT
             any(b.lo)                                               AS lo,
-            any(b.step)                                             AS step,
-            sumMap([least(toInt64(floor((toFloat64(t.price) - b.lo) / b.step)), {PROFILE_LEVELS - 1})],
-                   [toFloat64(t.qty)])                              AS by_level,
+            any(b.span)                                             AS span,
+            sumMap(
+                [least(intDiv((toInt64(t.price * 100000000) - b.lo) * {PROFILE_LEVELS}, greatest(b.span, 1)),
+                       {PROFILE_LEVELS - 1})],
+                [toFloat64(t.qty)])                                 AS by_level,
             arrayMap(i -> if(has(by_level.1, i), by_level.2[indexOf(by_level.1, i)], 0.),
                      range({PROFILE_LEVELS}))                       AS vols
         FROM {{db}}.trades AS t
         CROSS JOIN
         (
             SELECT
-                min(toFloat64(price))                               AS lo,
-                greatest((max(toFloat64(price)) - lo) / {PROFILE_LEVELS}, 1e-12) AS step
+                min(toInt64(price * 100000000))                     AS lo,
+                max(toInt64(price * 100000000)) - lo                AS span
             FROM {{db}}.trades
             WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
         ) AS b
         WHERE t.symbol IN (${{symbol:singlequote}}) AND t.market IN (${{market:singlequote}})
           AND $__timeFilter(t.trade_time)
     )
-    WHERE length(vols) > 0 AND arraySum(vols) > 0
+    WHERE arraySum(vols) > 0
 )
 ARRAY JOIN vols AS volume, range({PROFILE_LEVELS}) AS level
 ORDER BY price DESC""",
@@ -366,7 +370,7 @@ GROUP BY time, symbol
 ORDER BY time, symbol""",
     columns=(Column("time", T), Column("symbol", S), Column("trades_per_s", N, "trades/s", style="area", stack=True)),
     width=12,
-    height=8,
+    height=7,
     time_series_format=True,
 )
 
@@ -396,7 +400,7 @@ ORDER BY time""",
         Column("end_to_end_p95", N, "end to end p95", color=SELL, style="line"),
     ),
     width=12,
-    height=8,
+    height=7,
     unit="ms",
 )
 

@@ -1,0 +1,45 @@
+# Two commands on a fresh machine (Python >= 3.11 and Java 17+ installed):
+#   make demo   - the whole pipeline on this machine for DEMO_SECONDS (0: until Ctrl-C)
+#   make test   - lint, unit, Spark, Kafka, ClickHouse, dashboard and chart checks
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_SECONDS ?= 60
+DATA_DIR ?= data
+export ARGOS_CACHE_DIR ?= $(HOME)/.cache/argos
+
+.PHONY: setup demo test lint unit charts dashboards-json clean
+.DEFAULT_GOAL := demo
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/python -m argos.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, cached
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/argos demo --data-dir $(DATA_DIR) $(if $(filter-out 0,$(DEMO_SECONDS)),--seconds $(DEMO_SECONDS),)
+
+# Headless Chromium (Debian's package) renders the embedded dashboard in the tests.
+chromium:
+	@command -v chromium > /dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends chromium; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m argos.dashboard.grafana --check
+
+charts:
+	bash .ci/validate-charts.sh
+
+test: setup chromium lint charts
+	$(BIN)/pytest
+
+dashboards-json: setup
+	$(BIN)/python -m argos.dashboard.grafana
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .ruff_cache

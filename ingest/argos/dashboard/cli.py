@@ -1,0 +1,103 @@
+"""``argos dashboard`` and ``argos report``: the embedded dashboard without Grafana.
+
+Mounted on the main CLI with ``app.add_typer(argos.dashboard.cli.app)``. While ``argos demo`` runs it
+already serves the dashboard (it owns the embedded database); these commands open the database themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from argos.dashboard.data import QueryFn
+
+app = typer.Typer(help="The embedded dashboard (the same panels as the Grafana dashboard).", no_args_is_help=True)
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Embedded default: folder with the database.")]
+WindowOpt = Annotated[int, typer.Option("--window", min=60, help="Seconds of history to show.")]
+SymbolsOpt = Annotated[str, typer.Option("--symbols", help="Comma-separated symbols (default: all).")]
+
+
+def _open(config: Path | None, data_dir: Path | None) -> tuple[QueryFn, str]:
+    """A locked query function on the configured ClickHouse and the database name."""
+    from argos.clickhouse import connect
+    from argos.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    url = settings.clickhouse_url
+    try:
+        client = connect(url, settings.clickhouse)
+    except Exception as exc:
+        hint = (
+            " Is `argos demo` running? It owns the embedded database and already serves this dashboard "
+            "at the URL it printed."
+            if settings.embedded
+            else ""
+        )
+        console.print(f"[red]cannot open ClickHouse at {url}: {str(exc).splitlines()[0]}.{hint}[/red]")
+        raise typer.Exit(1) from None
+    lock = threading.Lock()
+
+    def query(sql: str):
+        with lock:
+            return client.query_arrow(sql)
+
+    return query, settings.clickhouse.database
+
+
+def _symbols(text: str) -> list[str] | None:
+    return [s.strip().upper() for s in text.split(",") if s.strip()] or None
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8050,
+    refresh: Annotated[int, typer.Option(min=0, help="Auto-refresh seconds (0: off).")] = 5,
+    window: WindowOpt = 3600,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Serve the dashboard until Ctrl-C."""
+    from argos.dashboard.server import start_dashboard_server
+
+    query, db = _open(config, data_dir)
+    url, stop = start_dashboard_server(query, host, port, db=db, window_s=window, refresh_s=refresh)
+    console.print(f"Argos dashboard: [bold]{url}[/bold]  (Ctrl-C to stop)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")],
+    window: WindowOpt = 3600,
+    symbols: SymbolsOpt = "",
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a self-contained HTML snapshot of the dashboard."""
+    from argos.dashboard.page import write_report
+
+    query, db = _open(config, data_dir)
+    try:
+        path = write_report(query, out, db=db, window_s=window, symbols=_symbols(symbols))
+    except Exception as exc:
+        console.print(f"[red]cannot read the dashboard data: {str(exc).splitlines()[0]}. "
+                      "Fix: run `argos schema migrate` (or `argos demo`) against this database first.[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"wrote {path}")
