@@ -33,6 +33,8 @@ WIRE_SCHEMA = StructType(
 )
 REQUIRED = ("venue", "market", "symbol", "trade_id", "price", "qty", "is_buyer_maker", "trade_time", "event_time")
 DECIMAL = "decimal(38,18)"
+# Exact arithmetic: price x qty in these types fits decimal(38,17), so the quote never rounds or overflows.
+PRICE, QTY = "decimal(20,10)", "decimal(18,8)"
 # Plausible exchange times: after 2009-01-01 and at most a day ahead of the processing clock.
 _MIN_TIME_US = 1_230_768_000_000_000
 _MAX_AHEAD_US = 86_400_000_000
@@ -49,8 +51,9 @@ def parse(raw: DataFrame) -> DataFrame:
     parsed = raw.withColumn("w", F.from_json("raw", WIRE_SCHEMA, {"mode": "PERMISSIVE"}))
     fields = [F.col(f"w.{f.name}").alias(f.name) for f in WIRE_SCHEMA.fields if f.name != "raw"]
     out = parsed.select("raw", "source", *fields, F.col("w.raw").alias("rejected_raw"))
-    out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {DECIMAL})"))
-    out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {DECIMAL})"))
+    out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {PRICE})"))
+    out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {QTY})"))
+    out = out.withColumn("quote_dec", (F.col("price_dec") * F.col("qty_dec")).cast(DECIMAL))  # < 1e20: fits
     out = out.withColumn("error", _error(out))
     # A reject from the ingest carries the venue's original payload: keep that one, not our envelope.
     return out.withColumn(
@@ -62,6 +65,10 @@ def parse(raw: DataFrame) -> DataFrame:
 def _error(df: DataFrame) -> Column:
     """The first reason a row is not a valid trade, or null."""
     now_us = F.unix_micros(F.current_timestamp())
+
+    def implausible(column: str) -> Column:
+        return (F.col(column) < _MIN_TIME_US) | (F.col(column) > now_us + _MAX_AHEAD_US)
+
     missing = F.concat_ws(", ", *[F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED])
     checks: list[tuple[Column, Column | str]] = [
         (F.col("raw").isNull() | (F.trim("raw") == ""), "empty payload"),
@@ -72,12 +79,13 @@ def _error(df: DataFrame) -> Column:
         (~F.col("market").isin("spot", "usdm"), F.concat(F.lit("unknown market: "), F.col("market"))),
         (~F.col("symbol").rlike(SYMBOL_PATTERN), F.concat(F.lit("bad symbol format: "), F.col("symbol"))),
         (F.col("trade_id") < 0, "negative trade_id"),
-        (F.col("price_dec").isNull() | (F.col("price_dec") <= 0), F.concat(F.lit("price not positive: "), "price")),
-        (F.col("qty_dec").isNull() | (F.col("qty_dec") <= 0), F.concat(F.lit("qty not positive: "), "qty")),
-        (
-            (F.col("trade_time") < _MIN_TIME_US) | (F.col("trade_time") > now_us + _MAX_AHEAD_US),
-            "trade_time out of range (expect epoch microseconds)",
-        ),
+        (F.col("price_dec").isNull(), F.concat(F.lit("price not a decimal below 1e10: "), "price")),
+        (F.col("price_dec") <= 0, F.concat(F.lit("price not positive: "), "price")),
+        (F.col("qty_dec").isNull(), F.concat(F.lit("qty not a decimal below 1e10: "), "qty")),
+        (F.col("qty_dec") <= 0, F.concat(F.lit("qty not positive: "), "qty")),
+        (implausible("trade_time"), "trade_time out of range (expect epoch microseconds)"),
+        (implausible("event_time"), "event_time out of range (expect epoch microseconds)"),
+        (F.col("ingest_time").isNotNull() & implausible("ingest_time"), "ingest_time out of range"),
     ]
     error: Column = F.lit(None).cast("string")
     for failed, reason in reversed(checks):
@@ -106,24 +114,27 @@ def deduplicate(df: DataFrame, window_seconds: int) -> DataFrame:
 
 
 def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str, float]) -> DataFrame:
-    """Add quote value, taker side, whale flag, timestamps and processing time."""
+    """Add quote value, taker side, whale flag, timestamps and processing time (to valid rows only)."""
     threshold = F.lit(whale_threshold_usd)
     for symbol, value in sorted(whale_thresholds.items()):
         threshold = F.when(F.col("symbol") == symbol, F.lit(value)).otherwise(threshold)
-    # decimal(20,10) x decimal(18,8) is exact for Binance's 8-decimal prices and sizes.
-    quote = (F.col("price_dec").cast("decimal(20,10)") * F.col("qty_dec").cast("decimal(18,8)")).cast(DECIMAL)
+    valid = F.col("error").isNull()
+
+    def derived(value: Column) -> Column:
+        return F.when(valid, value)
+
     return (
-        df.withColumn("price", F.col("price_dec"))
-        .withColumn("qty", F.col("qty_dec"))
-        .withColumn("quote", quote)
-        .withColumn("side", F.when(F.col("is_buyer_maker"), "sell").otherwise("buy"))
-        .withColumn("is_whale", F.coalesce(F.col("quote") >= threshold, F.lit(False)))
-        .withColumn("ingest_time", F.timestamp_micros(F.coalesce("ingest_time", "event_time")))
-        .withColumn("trade_time", F.timestamp_micros("trade_time"))
-        .withColumn("event_time", F.timestamp_micros("event_time"))
+        df.withColumn("price", derived(F.col("price_dec").cast(DECIMAL)))
+        .withColumn("qty", derived(F.col("qty_dec").cast(DECIMAL)))
+        .withColumn("quote", derived(F.col("quote_dec")))
+        .withColumn("side", derived(F.when(F.col("is_buyer_maker"), "sell").otherwise("buy")))
+        .withColumn("is_whale", F.coalesce(derived(F.col("quote") >= threshold), F.lit(False)))
+        .withColumn("ingest_time", derived(F.timestamp_micros(F.coalesce("ingest_time", "event_time"))))
+        .withColumn("trade_time", derived(F.timestamp_micros("trade_time")))
+        .withColumn("event_time", derived(F.timestamp_micros("event_time")))
         .withColumn("process_time", F.current_timestamp())
         .withColumn("reason", F.col("error"))
-        .drop("price_dec", "qty_dec")
+        .drop("price_dec", "qty_dec", "quote_dec")
     )
 
 

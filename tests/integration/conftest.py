@@ -134,8 +134,8 @@ def expected_candles(trades: Iterable[Trade]) -> pd.DataFrame:
 
 
 CANDLES_SQL = """
-SELECT c.symbol AS symbol, toInt64(toUnixTimestamp(c.minute)) AS minute, toFloat64(c.open) AS open, toFloat64(c.high) AS high,
-       toFloat64(c.low) AS low, toFloat64(c.close) AS close, toFloat64(c.volume) AS volume,
+SELECT c.symbol AS symbol, toInt64(toUnixTimestamp(c.minute)) AS minute, toFloat64(c.open) AS open,
+       toFloat64(c.high) AS high, toFloat64(c.low) AS low, toFloat64(c.close) AS close, toFloat64(c.volume) AS volume,
        toFloat64(c.quote_volume) AS quote_volume, c.trades AS trades, toFloat64(c.vwap) AS vwap,
        toFloat64(f.buy_volume) AS buy_volume, toFloat64(f.sell_volume) AS sell_volume
 FROM argos.candles_1m_view AS c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import orjson
@@ -45,13 +46,13 @@ def broken_trade(draw) -> str:
         record.pop(field)
     else:
         record[field] = value
-    return orjson.dumps(record).decode()
+    return json.dumps(record)
 
 
 malformed = st.one_of(
     st.text(max_size=200),  # anything at all
     st.text(max_size=200).map(lambda s: "{" + s),  # truncated / broken JSON
-    json_values.map(lambda v: orjson.dumps(v).decode()),  # JSON that is not a trade
+    json_values.map(json.dumps),  # JSON that is not a trade
     broken_trade(),
 )
 
