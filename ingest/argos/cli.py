@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -204,10 +205,8 @@ def _start_dashboard(client, settings: Settings, port: int):
 def _serve_until_interrupted() -> None:
     if not sys.stdin.isatty():
         return  # a scripted run (CI, make demo in a pipe) ends with the summary
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
 
 
 class _LiveTable:

@@ -9,7 +9,9 @@ it also stops once no new input arrived for that long (tests and benchmarks drai
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos.sinks.SpoolSink defa
 
 def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
     """A Spark session with the Kafka connector on the classpath and UTC time."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter (venv)
     builder = SparkSession.builder.appName(app_name)
     if settings.spark.master:
         builder = builder.master(settings.spark.master)
