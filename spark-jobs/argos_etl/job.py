@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
@@ -28,12 +29,15 @@ from argos_etl.sink import ClickHouseBatchWriter
 from argos_etl.transforms import transform
 
 log = logging.getLogger("argos.etl")
+LOG4J = "log4j2.properties"
 SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos.sinks.SpoolSink default)
 
 
 def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
     """A Spark session with the Kafka connector on the classpath and UTC time."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter (venv)
+    if settings.spark.master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: no network interface guessing
     builder = SparkSession.builder.appName(app_name)
     if settings.spark.master:
         builder = builder.master(settings.spark.master)
@@ -48,6 +52,7 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
         "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)}",
         **({"spark.jars": jars} if jars else {}),
         **settings.spark.conf,
     }
