@@ -250,38 +250,58 @@ def _table(rows: list[tuple], rate: float, dead: int, ingested: int) -> Table:
 
 
 def _summary(client, settings: Settings, ingest_rate: float | None = None) -> str:
-    db = settings.clickhouse.database
-    trades, ids, symbols, whales = client.query(
-        f"SELECT count(), uniqExact(venue, market, symbol, trade_id), uniqExact(symbol), countIf(is_whale) "
-        f"FROM {db}.trades"
-    ).result_rows[0]
-    candles = client.query(f"SELECT count() FROM {db}.candles_1m_view").result_rows[0][0]
-    dead = client.query(f"SELECT count() FROM {db}.dead_letters").result_rows[0][0]
-    return (
-        f"[bold]done[/bold]: {trades:,} trades across {symbols} symbols ({trades - ids} duplicate ids), "
-        f"{candles} one-minute candles, {whales} whales, {dead} dead letters"
-        + (f"; ingest averaged {ingest_rate:,.0f} trades/s" if ingest_rate is not None else "")
-        + f". Database: {settings.clickhouse_url}"
-    )
+    from argos.status import read_status, summary_line
+
+    line = summary_line(read_status(client.query_arrow, settings.clickhouse.database))
+    rate = f"; ingest averaged {ingest_rate:,.0f} trades/s" if ingest_rate is not None else ""
+    return f"[bold]done[/bold]: {line}{rate}. Database: {settings.clickhouse_url}"
 
 
 @app.command()
-def status(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Row counts, freshness and lag per symbol."""
+def status(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    url: Annotated[str, typer.Option(help="A running demo's dashboard, asked when it owns the database.")] = (
+        "http://127.0.0.1:8050"
+    ),
+) -> None:
+    """Row counts, freshness and lag per symbol (from the database, or from a running demo)."""
+    from argos.status import read_status, summary_line
+
     settings = _settings(config, data_dir=data_dir)
-    client = _client(settings)
-    db = settings.clickhouse.database
-    rows = client.query(f"""
-        SELECT symbol, count(), argMax(price, trade_time), countIf(is_whale), max(trade_time),
-               quantile(0.5)(dateDiff('millisecond', trade_time, insert_time))
-        FROM {db}.trades GROUP BY symbol ORDER BY symbol""").result_rows
-    table = Table(title=f"Argos status — {settings.clickhouse_url}")
+    try:
+        from argos.clickhouse import connect
+
+        client = connect(settings.clickhouse_url, settings.clickhouse)
+        report = read_status(client.query_arrow, settings.clickhouse.database)
+        source = settings.clickhouse_url
+    except Exception as exc:
+        if "EmbeddedServer" not in str(exc):
+            raise
+        report, source = _status_from_demo(url), f"{url} (the running demo owns {settings.clickhouse_url})"
+    table = Table(title=f"Argos status — {source}")
     for name in ("symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
         table.add_column(name)
-    for symbol, count, price, whales, last, lag in rows:
-        table.add_row(symbol, f"{count:,}", f"{price.normalize():f}", str(whales), f"{last:%H:%M:%S}", f"{lag:,.0f}")
+    for row in report["symbols"]:
+        table.add_row(row["symbol"], f"{row['trades']:,}", f"{row['last_price']:,.8g}", str(row["whales"]),
+                      row["last_trade"], f"{row['lag_p50_ms']:,.0f}")
     Console().print(table)
-    Console().print(_summary(client, settings))
+    Console().print(summary_line(report))
+
+
+def _status_from_demo(url: str) -> dict:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/status.json", timeout=10) as response:
+            return json.load(response)
+    except OSError:
+        console.print(
+            f"[red]The embedded database is owned by another process and no demo answers at {url}.[/red] "
+            "Use that process's dashboard (--url), or stop it first."
+        )
+        raise typer.Exit(3) from None
 
 
 def main() -> None:  # pragma: no cover - console entry point

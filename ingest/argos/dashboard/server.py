@@ -7,6 +7,7 @@ are serialised here and cached for a second, so any number of browser tabs cost 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 from argos.dashboard.data import QueryFn, default_selection
 from argos.dashboard.page import collect, plotly_js, render_page, to_json
+from argos.status import read_status
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def _handler(board: _Dashboard) -> type[BaseHTTPRequestHandler]:
                     self._send(body.encode(), "text/html; charset=utf-8")
                 elif url.path == "/api/dashboard.json":
                     self._send(to_json(board.payload(params)).encode(), "application/json")
+                elif url.path == "/api/status.json":
+                    self._send(json.dumps(read_status(board.query, board.db)).encode(), "application/json")
                 elif url.path == "/plotly.min.js":
                     self._send(plotly_js().encode(), "application/javascript", cache=True)
                 elif url.path == "/healthz":
