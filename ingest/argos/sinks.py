@@ -117,7 +117,7 @@ def ensure_topic(cfg: KafkaSettings) -> None:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=cfg.bootstrap.split(","), security_protocol=cfg.security_protocol,
-            request_timeout_ms=10_000,
+            request_timeout_ms=10_000, bootstrap_timeout_ms=10_000,
         )
     except KafkaError:
         raise ConnectionError(_no_broker(cfg)) from None

@@ -18,3 +18,14 @@ def test_spool_rotates_complete_files_atomically(tmp_path):
     assert [r["trade_id"] for r in lines[:250]] == [t.trade_id for t in trades]
     assert lines[-1]["reject"] == "bad"
     assert not list(tmp_path.glob(".*"))
+
+
+def test_kafka_sink_without_a_broker_names_the_key_and_the_fix():
+    import pytest
+
+    from argos.settings import KafkaSettings
+    from argos.sinks import KafkaSink
+    from argos.testing.kafka_broker import free_port
+
+    with pytest.raises(ConnectionError, match=r"kafka.bootstrap='127.0.0.1:\d+'.*Fix: .*ARGOS_KAFKA__BOOTSTRAP"):
+        KafkaSink(KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"))
