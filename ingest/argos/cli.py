@@ -40,7 +40,10 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 
 
 def _logging(level: int = logging.INFO, file: Path | None = None) -> None:
-    handlers: list[logging.Handler] = [RichHandler(console=console, show_path=False)]
+    # Rich on a terminal; plain lines in pipes, files and pod logs.
+    handlers: list[logging.Handler] = [
+        RichHandler(console=console, show_path=False) if console.is_terminal else logging.StreamHandler()
+    ]
     if file:
         file.parent.mkdir(parents=True, exist_ok=True)
         handlers = [logging.FileHandler(file)]

@@ -169,10 +169,20 @@ def run(settings: Settings, idle_stop_seconds: float | None = None, client: Clie
                 break
         if query.exception():
             raise RuntimeError(f"streaming query failed: {query.exception()}")
+    except Exception:
+        if not stop.is_set():
+            raise
+        # The signal reached the JVM too (Ctrl-C, a process-group kill): its shutdown hook stops the
+        # query gracefully (spark.sql.streaming.stopGracefullyOnShutdown), so the calls above may fail.
+        log.info("Spark is shutting down with us")
     finally:
         log.info("stopping the query (graceful)")
-        query.stop()
-        spark.streams.removeListener(listener)
+        try:
+            query.stop()
+            spark.streams.removeListener(listener)
+        except Exception:
+            if not stop.is_set():
+                raise
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return listener.batches

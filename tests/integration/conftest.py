@@ -67,6 +67,12 @@ class EtlRunner:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def terminate(self, timeout: float = 90) -> int:
+        """SIGTERM, as Kubernetes stops a pod: the job stops its query gracefully and exits."""
+        assert self.proc
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        return self.proc.wait(timeout)
+
     def wait(self, timeout: float = 600) -> None:
         assert self.proc
         code = self.proc.wait(timeout)
