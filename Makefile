@@ -14,7 +14,7 @@ export ARGOS_CACHE_DIR ?= $(HOME)/.cache/argos
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m argos.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, cached
 	touch $@
 

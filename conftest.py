@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,26 @@ def chdb_client(chdb_session):
     chdb_session.db = db
     yield chdb_session
     chdb_session.command(f"DROP DATABASE IF EXISTS {db}")
+
+
+@pytest.fixture
+def etl(tmp_path: Path):
+    """Factory of real ETL subprocesses (``argos etl``); all are killed at the end of the test."""
+    from argos.testing.etl_process import EtlProcess
+
+    runners: list[EtlProcess] = []
+
+    def make(data_dir: Path | None = None, **env: str) -> EtlProcess:
+        runner = EtlProcess(data_dir or tmp_path / "data", **env)
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        runner.stop()
+
+
+@pytest.fixture
+def topic() -> str:
+    """A fresh Kafka topic name per test."""
+    return f"trades-{uuid.uuid4().hex[:8]}"

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.logging import RichHandler
 from rich.table import Table
 
+from argos.bench.cli import app as bench_app
 from argos.dashboard.cli import app as dashboard_app
 from argos.settings import ConfigError, Settings, load_settings
 
@@ -23,6 +24,7 @@ app = typer.Typer(help="Argos: crypto order flow from exchange trades to dashboa
 schema_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(dashboard_app)
+app.add_typer(bench_app)
 console = Console(stderr=True)
 log = logging.getLogger("argos")
 
@@ -107,8 +109,8 @@ def ingest(
         run_ingest(settings, stop, stats, metrics)
     except KeyboardInterrupt:
         stop.set()
-    except ConnectionError as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (ConnectionError, OSError) as exc:  # no broker; spool full or unwritable
+        console.print(f"[red]{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"ingested {stats.records} records ({stats.rate:.0f}/s)")
 
@@ -141,7 +143,11 @@ def etl(
     client = _client(settings) if settings.embedded or migrate_schema else None
     if migrate_schema:
         migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
-    job.run(settings, idle_stop_seconds=idle_stop, client=client if settings.embedded else None)
+    try:
+        job.run(settings, idle_stop_seconds=idle_stop, client=client if settings.embedded else None)
+    except OSError as exc:
+        console.print(f"[red]{exc.strerror or exc}[/red]")
+        raise typer.Exit(1) from None
 
 
 @app.command()

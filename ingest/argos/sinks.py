@@ -50,11 +50,18 @@ class SpoolSink:
             return
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.jsonl"
         tmp = self.directory / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(b"\n".join(self._lines) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.rename(self.directory / name)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(b"\n".join(self._lines) + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.rename(self.directory / name)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OSError(
+                exc.errno, f"cannot write spool dir {self.directory}: {exc.strerror}. "
+                "Fix: free disk space or point ARGOS_DATA_DIR / --data-dir at a writable directory"
+            ) from exc
         self._lines.clear()
         self._opened = time.monotonic()
 

@@ -133,6 +133,21 @@ def start(spark: SparkSession, settings: Settings, writer: ClickHouseBatchWriter
     )
 
 
+def check_local_dir(path: str, key: str, env: str) -> None:
+    """Fail fast, naming the key and the fix, when a local directory the job needs cannot be written."""
+    if "://" in path and not path.startswith("file:"):
+        return  # s3a://, hdfs://: Spark reports on those itself
+    folder = Path(path.removeprefix("file:"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".argos-write-probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {key}={folder}: {exc.strerror}. "
+                      f"Fix: free space or make it writable, or set {env} / --data-dir elsewhere") from exc
+
+
 class _QueryId:
     """The streaming query's id: stable across restarts from one checkpoint, new for a new checkpoint.
 
@@ -153,6 +168,7 @@ def run(settings: Settings, idle_stop_seconds: float | None = None, client: Clie
 
     ``client`` lets the process that owns the embedded database share its one connection.
     """
+    check_local_dir(settings.checkpoint_dir, "spark.checkpoint_dir", "ARGOS_SPARK__CHECKPOINT_DIR")
     spark = spark_session(settings)
     listener = _ProgressLogger()
     spark.streams.addListener(listener)

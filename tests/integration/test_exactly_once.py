@@ -54,7 +54,7 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(kafka_bootstrap, top
     sink.close()
     runner.kill()  # a third, final kill, then drain to the end
     runner.start(idle_stop=8)
-    runner.wait()
+    assert runner.wait() == 0, runner.tail()
 
     counts = runner.query("SELECT count() AS n, uniqExact(symbol, trade_id) AS ids FROM argos.trades").iloc[0]
     print(f"killed after commits {kills}; {counts['n']} rows, {counts['ids']} distinct ids of {len(trades)} sent")

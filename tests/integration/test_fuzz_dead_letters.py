@@ -82,7 +82,7 @@ def test_ten_thousand_fuzzed_messages_all_in_dead_letters(kafka_bootstrap, topic
 
     runner = etl(ARGOS_SPARK__SOURCE="kafka", ARGOS_KAFKA__BOOTSTRAP=kafka_bootstrap, ARGOS_KAFKA__TOPIC=topic)
     runner.start(idle_stop=6)
-    runner.wait()
+    assert runner.wait() == 0, runner.tail()
 
     dead = runner.query("SELECT raw, reason FROM argos.dead_letters")
     print(f"{len(corpus)} fuzzed messages -> {len(dead)} dead letters; reasons:\n"

@@ -66,7 +66,7 @@ def test_binance_ingest_with_faults_to_clickhouse(tmp_path, etl):
     assert "argos_ingest_messages_total" in metrics and 'symbol="BTCUSDT"' in metrics
 
     runner.start(idle_stop=5)
-    runner.wait()
+    assert runner.wait() == 0, runner.tail()
     ids = runner.query("SELECT symbol, count() AS n, uniqExact(trade_id) AS ids, min(trade_id) AS lo, "
                        "max(trade_id) AS hi FROM argos.trades GROUP BY symbol ORDER BY symbol")
     print(ids.to_string())

@@ -30,7 +30,7 @@ def test_kafka_to_clickhouse_exact_counts_and_candles(kafka_bootstrap, topic, et
     runner = etl(ARGOS_SPARK__SOURCE="kafka", ARGOS_KAFKA__BOOTSTRAP=kafka_bootstrap, ARGOS_KAFKA__TOPIC=topic,
                  ARGOS_SPARK__MAX_RECORDS_PER_BATCH="6000")
     runner.start(idle_stop=6)
-    runner.wait()
+    assert runner.wait() == 0, runner.tail()
 
     counts = runner.query("SELECT count() AS n, uniqExact(symbol, trade_id) AS ids, countIf(is_whale) AS whales "
                           "FROM argos.trades").iloc[0]
@@ -55,7 +55,7 @@ def test_spool_to_clickhouse_exact_counts_and_candles(etl, tmp_path):
     sink.close()
 
     runner.start(idle_stop=6)
-    runner.wait()
+    assert runner.wait() == 0, runner.tail()
 
     counts = runner.query("SELECT count() AS n, uniqExact(symbol, trade_id) AS ids FROM argos.trades").iloc[0]
     assert counts["n"] == counts["ids"] == len(trades)

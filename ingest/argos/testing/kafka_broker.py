@@ -45,7 +45,7 @@ class KafkaBroker:
         self._classpath = os.pathsep.join(str(j) for j in kafka_broker_jars())
         self._config = workdir / "server.properties"
         self._write_config()
-        self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(self._config))
+        self._java("kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(self._config))
 
     def _write_config(self) -> None:
         props = {
@@ -116,6 +116,7 @@ class KafkaBroker:
 
 
 def _cluster_id() -> str:
+    """A random KRaft cluster id (base64url of a UUID; may start with '-', hence --cluster-id=)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
