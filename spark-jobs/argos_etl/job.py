@@ -50,6 +50,9 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        # De-duplication state lives off-heap in RocksDB, not in the driver's JVM heap (same speed here).
+        "spark.sql.streaming.stateStore.providerClass":
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
         "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)}",
