@@ -17,28 +17,18 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from argos.bench.cli import app as bench_app
+from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, settings_or_exit
 from argos.dashboard.cli import app as dashboard_app
-from argos.settings import ConfigError, Settings, load_settings
+from argos.settings import Settings
 
 app = typer.Typer(help="Argos: crypto order flow from exchange trades to dashboards.", no_args_is_help=True)
 schema_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(dashboard_app)
 app.add_typer(bench_app)
-console = Console(stderr=True)
 log = logging.getLogger("argos")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (or ARGOS_CONFIG).")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Spool, checkpoints, embedded database.")]
 SymbolsOpt = Annotated[str | None, typer.Option("--symbols", help="Comma-separated, e.g. btcusdt,ethusdt.")]
-
-
-def _settings(config: Path | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(config, **overrides)
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
 
 def _logging(level: int = logging.INFO, file: Path | None = None) -> None:
@@ -54,29 +44,13 @@ def _logging(level: int = logging.INFO, file: Path | None = None) -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
-def _client(settings: Settings):
-    from argos.clickhouse import connect
-
-    try:
-        return connect(settings.clickhouse_url, settings.clickhouse)
-    except Exception as exc:
-        if "EmbeddedServer" in str(exc):
-            console.print(
-                f"[red]{settings.clickhouse_url} is owned by another process (a running `argos demo` or "
-                "`argos etl`).[/red] Only one process may open the embedded database: use that process's "
-                "dashboard, or stop it first."
-            )
-            raise typer.Exit(3) from None
-        raise
-
-
 @schema_app.command("migrate")
 def schema_migrate(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Apply pending migrations from clickhouse-schema/ (idempotent)."""
     from argos.schema import migrate
 
-    settings = _settings(config, data_dir=data_dir)
-    applied = migrate(_client(settings), settings.clickhouse.database, settings.clickhouse.cluster)
+    settings = settings_or_exit(config, data_dir=data_dir)
+    applied = migrate(client_or_exit(settings), settings.clickhouse.database, settings.clickhouse.cluster)
     console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'schema is up to date'}")
 
 
@@ -100,7 +74,8 @@ def ingest(
         ingest_cfg["replay_path"] = str(replay)
     if replay and not source:
         ingest_cfg["source"] = "replay"
-    settings = _settings(config, data_dir=data_dir, ingest={k: v for k, v in ingest_cfg.items() if v is not None})
+    ingest_cfg = {k: v for k, v in ingest_cfg.items() if v is not None}
+    settings = settings_or_exit(config, data_dir=data_dir, ingest=ingest_cfg)
     stop, stats = threading.Event(), IngestStats()
     metrics = _start_metrics(settings)
     if seconds:
@@ -139,8 +114,8 @@ def etl(
     from argos_etl import job
 
     _logging()
-    settings = _settings(config, data_dir=data_dir, spark={"source": source} if source else None)
-    client = _client(settings) if settings.embedded or migrate_schema else None
+    settings = settings_or_exit(config, data_dir=data_dir, spark={"source": source} if source else None)
+    client = client_or_exit(settings) if settings.embedded or migrate_schema else None
     if migrate_schema:
         migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
     try:
@@ -172,11 +147,11 @@ def demo(
         ingest_cfg["symbols"] = symbols
     if replay:
         ingest_cfg["replay_path"] = str(replay)
-    settings = _settings(
+    settings = settings_or_exit(
         config, data_dir=data_dir, ingest=ingest_cfg, spark={"source": "spool"}, clickhouse={"url": ""}
     )
     _logging(file=settings.data_dir / "demo.log")
-    client = _client(settings)
+    client = client_or_exit(settings)
     migrate(client, settings.clickhouse.database)
     dashboard, stop_dashboard = _start_dashboard(client, settings, port)
     stop_ingest, stats = threading.Event(), IngestStats()
@@ -277,15 +252,15 @@ def status(
     """Row counts, freshness and lag per symbol (from the database, or from a running demo)."""
     from argos.status import read_status, summary_line
 
-    settings = _settings(config, data_dir=data_dir)
-    try:
-        from argos.clickhouse import connect
+    settings = settings_or_exit(config, data_dir=data_dir)
+    from argos.clickhouse import connect, owned_elsewhere
 
+    try:
         client = connect(settings.clickhouse_url, settings.clickhouse)
         report = read_status(client.query_arrow, settings.clickhouse.database)
         source = settings.clickhouse_url
     except Exception as exc:
-        if "EmbeddedServer" not in str(exc):
+        if not owned_elsewhere(exc):
             raise
         report, source = _status_from_demo(url), f"{url} (the running demo owns {settings.clickhouse_url})"
     table = Table(title=f"Argos status — {source}")

@@ -44,6 +44,11 @@ def connect(url: str, cfg: ClickHouseSettings) -> Client:
     )
 
 
+def owned_elsewhere(exc: Exception) -> bool:
+    """True when chDB refused to open a database directory another process holds."""
+    return "EmbeddedServer" in str(exc)
+
+
 def insert_arrow(
     client: Client, table: str, data: pa.Table, token: str, retries: int = 8, max_backoff: float = 30.0
 ) -> None:

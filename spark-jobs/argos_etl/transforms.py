@@ -1,7 +1,7 @@
 """Pure DataFrame -> DataFrame transforms of the ETL: parse, validate, de-duplicate, enrich.
 
-Every input row comes out exactly once: either as a trade (``error`` is null) or as a dead letter
-(``error`` says why, ``raw`` keeps the payload). Nothing is dropped silently, nothing raises.
+Every input row comes out exactly once: either as a trade (``reason`` is null) or as a dead letter
+(``reason`` says why, ``raw`` keeps the payload). Nothing is dropped silently, nothing raises.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ DEAD_LETTER_COLUMNS = ("process_time", "source", "reason", "raw")
 
 
 def parse(raw: DataFrame) -> DataFrame:
-    """``raw`` (string payload, ``source``) -> wire fields plus ``error`` (null when the row is a trade)."""
+    """``raw`` (string payload, ``source``) -> wire fields plus ``reason`` (null when the row is a trade)."""
     parsed = raw.withColumn("w", F.from_json("raw", WIRE_SCHEMA, {"mode": "PERMISSIVE"}))
     fields = [F.col(f"w.{f.name}").alias(f.name) for f in WIRE_SCHEMA.fields if f.name != "raw"]
     out = parsed.select("raw", "source", *fields, F.col("w.raw").alias("rejected_raw"))
     out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {PRICE})"))
     out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {QTY})"))
     out = out.withColumn("quote_dec", (F.col("price_dec") * F.col("qty_dec")).cast(DECIMAL))  # < 1e20: fits
-    out = out.withColumn("error", _error(out))
+    out = out.withColumn("reason", _reason(out))
     # A reject from the ingest carries the venue's original payload: keep that one, not our envelope.
     return out.withColumn(
         "raw", F.when(F.col("reject").isNotNull() & F.col("rejected_raw").isNotNull(), F.col("rejected_raw"))
@@ -62,7 +62,7 @@ def parse(raw: DataFrame) -> DataFrame:
     ).drop("rejected_raw")
 
 
-def _error(df: DataFrame) -> Column:
+def _reason(df: DataFrame) -> Column:
     """The first reason a row is not a valid trade, or null."""
     now_us = F.unix_micros(F.current_timestamp())
 
@@ -87,10 +87,17 @@ def _error(df: DataFrame) -> Column:
         (implausible("event_time"), "event_time out of range (expect epoch microseconds)"),
         (F.col("ingest_time").isNotNull() & implausible("ingest_time"), "ingest_time out of range"),
     ]
-    error: Column = F.lit(None).cast("string")
+    first: Column = F.lit(None).cast("string")
     for failed, reason in reversed(checks):
-        error = F.when(failed, reason if isinstance(reason, Column) else F.lit(reason)).otherwise(error)
-    return error
+        first = F.when(failed, reason if isinstance(reason, Column) else F.lit(reason)).otherwise(first)
+    return first
+
+
+def trade_key() -> Column:
+    """A trade's identity, (venue, market, symbol, trade_id); null for a dead letter."""
+    return F.when(
+        F.col("reason").isNull(), F.concat_ws("|", "venue", "market", "symbol", F.col("trade_id").cast("string"))
+    )
 
 
 def deduplicate(df: DataFrame, window_seconds: int) -> DataFrame:
@@ -101,11 +108,8 @@ def deduplicate(df: DataFrame, window_seconds: int) -> DataFrame:
     """
     if window_seconds <= 0:
         return df
-    key = F.when(
-        F.col("error").isNull(), F.concat_ws("|", "venue", "market", "symbol", F.col("trade_id").cast("string"))
-    ).otherwise(F.expr("uuid()"))
     return (
-        df.withColumn("dedup_key", key)
+        df.withColumn("dedup_key", F.coalesce(trade_key(), F.expr("uuid()")))
         .withColumn("seen_at", F.current_timestamp())
         .withWatermark("seen_at", f"{window_seconds} seconds")
         .dropDuplicatesWithinWatermark(["dedup_key"])
@@ -118,7 +122,7 @@ def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str
     threshold = F.lit(whale_threshold_usd)
     for symbol, value in sorted(whale_thresholds.items()):
         threshold = F.when(F.col("symbol") == symbol, F.lit(value)).otherwise(threshold)
-    valid = F.col("error").isNull()
+    valid = F.col("reason").isNull()
 
     def derived(value: Column) -> Column:
         return F.when(valid, value)
@@ -133,7 +137,6 @@ def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str
         .withColumn("trade_time", derived(F.timestamp_micros("trade_time")))
         .withColumn("event_time", derived(F.timestamp_micros("event_time")))
         .withColumn("process_time", F.current_timestamp())
-        .withColumn("reason", F.col("error"))
         .drop("price_dec", "qty_dec", "quote_dec")
     )
 

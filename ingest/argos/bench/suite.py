@@ -360,7 +360,7 @@ class Bench:
 
         from argos.clickhouse import insert_arrow
         from argos_etl.sink import split
-        from argos_etl.transforms import enrich, parse
+        from argos_etl.transforms import enrich, parse, trade_key
 
         settings = self.settings("bench_breakdown", f"bench-breakdown-{uuid.uuid4().hex[:6]}")
         self.migrate(settings)
@@ -387,9 +387,7 @@ class Bench:
                                                      settings.whale_thresholds)))
         def deduplicated() -> Any:  # the streaming dedup is stateful; in batch the same key with dropDuplicates
             parsed = parse(raw)
-            key = F.when(F.col("error").isNull(), F.concat_ws("|", "venue", "market", "symbol",
-                                                               F.col("trade_id").cast("string")))
-            return enrich(parsed.withColumn("dedup_key", key).dropDuplicates(["dedup_key"]).drop("dedup_key"),
+            return enrich(parsed.withColumn("dedup_key", trade_key()).dropDuplicates(["dedup_key"]).drop("dedup_key"),
                           settings.whale_threshold_usd, settings.whale_thresholds)
 
         timed("parse + dedup (shuffle) + enrich", lambda: noop(deduplicated()))

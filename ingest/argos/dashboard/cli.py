@@ -11,41 +11,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, settings_or_exit
 from argos.dashboard.data import QueryFn
 
 app = typer.Typer(help="The embedded dashboard (the same panels as the Grafana dashboard).", no_args_is_help=True)
-console = Console(stderr=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Embedded default: folder with the database.")]
 WindowOpt = Annotated[int, typer.Option("--window", min=60, help="Seconds of history to show.")]
 SymbolsOpt = Annotated[str, typer.Option("--symbols", help="Comma-separated symbols (default: all).")]
 
 
 def _open(config: Path | None, data_dir: Path | None) -> tuple[QueryFn, str]:
     """A locked query function on the configured ClickHouse and the database name."""
-    from argos.clickhouse import connect
-    from argos.settings import ConfigError, load_settings
-
-    try:
-        settings = load_settings(config, data_dir=data_dir)
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    url = settings.clickhouse_url
-    try:
-        client = connect(url, settings.clickhouse)
-    except Exception as exc:
-        hint = (
-            " Is `argos demo` running? It owns the embedded database and already serves this dashboard "
-            "at the URL it printed."
-            if settings.embedded
-            else ""
-        )
-        console.print(f"[red]cannot open ClickHouse at {url}: {str(exc).splitlines()[0]}.{hint}[/red]")
-        raise typer.Exit(1) from None
+    settings = settings_or_exit(config, data_dir=data_dir)
+    client = client_or_exit(settings)
     lock = threading.Lock()
 
     def query(sql: str):
