@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test,bench]"
-	$(BIN)/python -m argos.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, cached
+	$(BIN)/python -m argos_etl.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, cached
 	touch $@
 
 setup: $(BIN)/.installed
@@ -30,7 +30,7 @@ chromium:
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m argos.dashboard.grafana --check
+	$(BIN)/python -m argos_dashboards.grafana --check
 
 charts:
 	bash .ci/validate-charts.sh
@@ -39,7 +39,7 @@ test: setup chromium lint charts
 	$(BIN)/pytest
 
 dashboards-json: setup
-	$(BIN)/python -m argos.dashboard.grafana
+	$(BIN)/python -m argos_dashboards.grafana
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .ruff_cache

@@ -32,7 +32,7 @@ def spark():
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A real Kafka broker: KAFKA_BOOTSTRAP if set, else a KRaft broker started from Maven Central jars."""
-    from argos.testing.kafka_broker import kafka_bootstrap as bootstrap
+    from argos_testkit.kafka_broker import kafka_bootstrap as bootstrap
 
     with bootstrap() as address:
         yield address
@@ -55,7 +55,7 @@ def chdb_session(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def chdb_client(chdb_session):
     """A freshly migrated database on the session's engine; its name is ``chdb_client.db``."""
-    from argos.schema import migrate
+    from argos_schema.migrate import migrate
 
     db = f"t_{uuid.uuid4().hex[:10]}"
     migrate(chdb_session, db=db)
@@ -67,7 +67,7 @@ def chdb_client(chdb_session):
 @pytest.fixture
 def etl(tmp_path: Path):
     """Factory of real ETL subprocesses (``argos etl``); all are killed at the end of the test."""
-    from argos.testing.etl_process import EtlProcess
+    from argos_testkit.etl_process import EtlProcess
 
     runners: list[EtlProcess] = []
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from argos.contract import Reject, Trade, now_us
 from argos.settings import IngestSettings
-from argos.venues.binance import (
+from argos_ingest.venues.binance import (
     SPOT_AGG_TRADES,
     SPOT_TRADES,
     USDM_AGG_TRADES,

@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 
 from argos.contract import Record, Reject, Trade
-from argos.feed import FeedTuning, backoff_delay, live_trades
-from argos.metrics import IngestMetrics
 from argos.settings import IngestSettings
-from argos.testing import FakeBinance, Fault
+from argos_ingest.feed import FeedTuning, backoff_delay, live_trades
+from argos_ingest.metrics import IngestMetrics
+from argos_testkit import FakeBinance, Fault
 
 FAST = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, silence_alarm_seconds=30,
                   silence_check_seconds=0.1)
@@ -168,7 +168,7 @@ def test_silent_usdm_path_raises_alarm(caplog: pytest.LogCaptureFixture) -> None
             assert fake.connection_paths[0].startswith("/stream?streams=btcusdt@aggTrade")
             return metrics
 
-    with caplog.at_level(logging.WARNING, logger="argos.feed"):
+    with caplog.at_level(logging.WARNING, logger="argos_ingest.feed"):
         metrics = asyncio.run(run())
     assert metrics.value("argos_ingest_silent_stream_alarms_total", market="usdm", symbol="BTCUSDT") == 1
     assert metrics.value("argos_ingest_stream_silent", market="usdm", symbol="BTCUSDT") == 1
@@ -186,7 +186,7 @@ def test_unreachable_exchange_keeps_retrying_without_crashing(caplog: pytest.Log
         with pytest.raises(TimeoutError):
             await drain(settings, IngestMetrics(), FAST, lambda _: True, limit=1.0)
 
-    with caplog.at_level(logging.WARNING, logger="argos.feed"):
+    with caplog.at_level(logging.WARNING, logger="argos_ingest.feed"):
         asyncio.run(run())
     assert sum("connect failed" in m for m in caplog.messages) >= 3
 

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from argos.contract import Reject, Trade, now_us
-from argos.metrics import IngestMetrics, serve_http
+from argos_ingest.metrics import IngestMetrics, serve_http
 
 
 def trade(event_lag_us: int = 50_000) -> Trade:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from argos.contract import Record, Reject, Trade
-from argos.replay import replay_trades
+from argos_ingest.replay import replay_trades
 
 DATA = Path(__file__).parent / "data"
 

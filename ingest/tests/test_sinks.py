@@ -1,8 +1,8 @@
 import orjson
 
 from argos.contract import Reject
-from argos.sinks import SpoolSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import SpoolSink
+from argos_ingest.synthetic import SyntheticMarket
 
 
 def test_spool_rotates_complete_files_atomically(tmp_path):
@@ -24,8 +24,8 @@ def test_kafka_sink_without_a_broker_names_the_key_and_the_fix():
     import pytest
 
     from argos.settings import KafkaSettings
-    from argos.sinks import KafkaSink
-    from argos.testing.kafka_broker import free_port
+    from argos_ingest.sinks import KafkaSink
+    from argos_testkit.kafka_broker import free_port
 
     with pytest.raises(ConnectionError, match=r"kafka.bootstrap='127.0.0.1:\d+'.*Fix: .*ARGOS_KAFKA__BOOTSTRAP"):
         KafkaSink(KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"))

@@ -4,7 +4,7 @@ import statistics
 from collections import defaultdict
 from decimal import Decimal
 
-from argos.synthetic import BurstyArrivals, SyntheticMarket, synthetic_trades
+from argos_ingest.synthetic import BurstyArrivals, SyntheticMarket, synthetic_trades
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
 

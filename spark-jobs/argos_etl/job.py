@@ -30,7 +30,7 @@ from argos_etl.transforms import transform
 
 log = logging.getLogger("argos.etl")
 LOG4J = "log4j2.properties"
-SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos.sinks.SpoolSink default)
+SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos_ingest.sinks.SpoolSink default)
 
 
 def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
@@ -43,7 +43,7 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         builder = builder.master(settings.spark.master)
     jars = settings.spark.jars
     if not jars and settings.spark.source == "kafka":
-        from argos.jars import spark_kafka_jars
+        from argos_etl.jars import spark_kafka_jars
 
         jars = ",".join(str(j) for j in spark_kafka_jars())
     conf = {

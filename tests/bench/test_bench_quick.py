@@ -11,7 +11,7 @@ import sys
 import orjson
 import pytest
 
-from argos.dashboard.panels import PANELS, VARIABLES
+from argos_dashboards.panels import PANELS, VARIABLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka, pytest.mark.spark]
 
@@ -25,7 +25,7 @@ def test_bench_quick_writes_a_sane_report(tmp_path):
     out = tmp_path / "bench" / "latest.json"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARGOS_")}, "SPARK_LOCAL_IP": "127.0.0.1"}
     result = subprocess.run(
-        [sys.executable, "-m", "argos.bench.cli", "--quick", "--out", str(out), "--work-dir", str(tmp_path / "work")],
+        [sys.executable, "-m", "argos_bench.cli", "--quick", "--out", str(out), "--work-dir", str(tmp_path / "work")],
         env=env, capture_output=True, text=True, timeout=590, check=False)
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stderr[-4000:]

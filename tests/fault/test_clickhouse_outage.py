@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from argos.sinks import SpoolSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import SpoolSink
+from argos_ingest.synthetic import SyntheticMarket
 
 from .conftest import HEAVY, unwritable
 

@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from argos.contract import decode_trade
-from argos.sinks import SpoolSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import SpoolSink
+from argos_ingest.synthetic import SyntheticMarket
 
 from .conftest import tiny_filesystem, unwritable
 

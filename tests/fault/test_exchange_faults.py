@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 
 from argos.contract import Reject, Trade
-from argos.feed import FeedTuning, live_trades
-from argos.metrics import IngestMetrics
 from argos.settings import IngestSettings
+from argos_ingest.feed import FeedTuning, live_trades
+from argos_ingest.metrics import IngestMetrics
 
 from .conftest import HEAVY
 
@@ -35,7 +35,7 @@ TUNING = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, 
 
 _FAKE = """
 import asyncio, json, sys
-from argos.testing import FakeBinance, Fault
+from argos_testkit import FakeBinance, Fault
 symbols, rate, plan = json.loads(sys.argv[1])
 async def main():
     faults = [Fault(**f) for f in plan]

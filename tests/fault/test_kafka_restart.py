@@ -13,8 +13,8 @@ import time
 import pytest
 
 from argos.settings import KafkaSettings
-from argos.sinks import KafkaSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import KafkaSink
+from argos_ingest.synthetic import SyntheticMarket
 
 from .conftest import HEAVY
 
@@ -37,7 +37,7 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
 
 @pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP")), reason="needs a broker this test can restart")
 def test_broker_restart_mid_stream_loses_and_duplicates_nothing(etl):
-    from argos.testing.kafka_broker import running_broker
+    from argos_testkit.kafka_broker import running_broker
 
     topic = "trades-restart"
     trades = list(SyntheticMarket(["BTCUSDT", "ETHUSDT", "SOLUSDT"], seed=9).backlog(TRADES, span_seconds=900))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from argos.contract import Trade
-from argos.testing.etl_process import EtlProcess
+from argos_testkit.etl_process import EtlProcess
 
 pytestmark = pytest.mark.slow
 

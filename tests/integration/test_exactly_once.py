@@ -8,8 +8,8 @@ import time
 import pytest
 
 from argos.settings import KafkaSettings
-from argos.sinks import KafkaSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import KafkaSink
+from argos_ingest.synthetic import SyntheticMarket
 
 from .conftest import assert_candles_match
 

@@ -16,7 +16,7 @@ import sys
 from pyspark.sql import SparkSession
 from argos.contract import encode
 from argos.settings import load_settings
-from argos.synthetic import SyntheticMarket
+from argos_ingest.synthetic import SyntheticMarket
 from argos_etl.sink import _write_from_executors
 from argos_etl.transforms import enrich, parse
 
@@ -45,7 +45,7 @@ with pa.ipc.new_stream(sys.stdout.buffer, t.schema) as out:
 
 def test_executors_insert_partitions_idempotently(tmp_path):
     db = tmp_path / "clickhouse"
-    migrate = ("from argos.clickhouse import connect; from argos.schema import migrate; "
+    migrate = ("from argos.clickhouse import connect; from argos_schema.migrate import migrate; "
                "from argos.settings import ClickHouseSettings; "
                f"migrate(connect('chdb://{db}', ClickHouseSettings()))")
     subprocess.run([sys.executable, "-c", migrate], check=True)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from argos.settings import SYMBOL_PATTERN, KafkaSettings
-from argos.sinks import KafkaSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import KafkaSink
+from argos_ingest.synthetic import SyntheticMarket
 
 pytestmark = [pytest.mark.kafka, pytest.mark.fault]
 

@@ -11,8 +11,8 @@ import threading
 import time
 import urllib.request
 
-from argos.testing import FakeBinance, Fault
-from argos.testing.kafka_broker import free_port
+from argos_testkit import FakeBinance, Fault
+from argos_testkit.kafka_broker import free_port
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 GARBAGE = "{this is not json"

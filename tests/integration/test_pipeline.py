@@ -6,8 +6,8 @@ import pytest
 
 from argos.contract import Reject
 from argos.settings import KafkaSettings
-from argos.sinks import KafkaSink, SpoolSink
-from argos.synthetic import SyntheticMarket
+from argos_ingest.sinks import KafkaSink, SpoolSink
+from argos_ingest.synthetic import SyntheticMarket
 
 from .conftest import assert_candles_match
 

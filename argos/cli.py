@@ -1,0 +1,225 @@
+"""The ``argos`` command: demo, ingest, etl, schema migrate, status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, requires, settings_or_exit
+from argos.settings import Settings
+from argos_dashboards.cli import app as dashboard_app
+
+app = typer.Typer(help="Argos: crypto order flow from exchange trades to dashboards.", no_args_is_help=True)
+schema_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(dashboard_app)
+log = logging.getLogger("argos")
+
+SymbolsOpt = Annotated[str | None, typer.Option("--symbols", help="Comma-separated, e.g. btcusdt,ethusdt.")]
+
+
+def _logging(level: int = logging.INFO, file: Path | None = None) -> None:
+    # Rich on a terminal; plain lines in pipes, files and pod logs.
+    handlers: list[logging.Handler] = [
+        RichHandler(console=console, show_path=False) if console.is_terminal else logging.StreamHandler()
+    ]
+    if file:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers = [logging.FileHandler(file)]
+    logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(name)s %(message)s", force=True)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+@schema_app.command("migrate")
+def schema_migrate(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Apply pending migrations from clickhouse-schema/ (idempotent)."""
+    from argos_schema.migrate import migrate
+
+    settings = settings_or_exit(config, data_dir=data_dir)
+    applied = migrate(client_or_exit(settings), settings.clickhouse.database, settings.clickhouse.cluster)
+    console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'schema is up to date'}")
+
+
+@app.command()
+def ingest(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    source: Annotated[str | None, typer.Option(help="synthetic | binance | replay")] = None,
+    sink: Annotated[str | None, typer.Option(help="spool | kafka")] = None,
+    symbols: SymbolsOpt = None,
+    rate: Annotated[float | None, typer.Option(help="Synthetic trades per second.")] = None,
+    replay: Annotated[Path | None, typer.Option(help="Binance dump to replay (.csv/.zip).")] = None,
+    seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Stream trades from a venue, a dump or the synthetic market into Kafka or the spool."""
+    with requires("ingest", "ingest"):
+        from argos_ingest.pump import IngestStats, run_ingest
+
+    _logging()
+    ingest_cfg = {"source": source, "sink": sink, "symbols": symbols, "rate": rate}
+    if replay:
+        ingest_cfg["replay_path"] = str(replay)
+    if replay and not source:
+        ingest_cfg["source"] = "replay"
+    ingest_cfg = {k: v for k, v in ingest_cfg.items() if v is not None}
+    settings = settings_or_exit(config, data_dir=data_dir, ingest=ingest_cfg)
+    stop, stats = threading.Event(), IngestStats()
+    metrics = _start_metrics(settings)
+    if seconds:
+        threading.Timer(seconds, stop.set).start()
+    try:
+        run_ingest(settings, stop, stats, metrics)
+    except KeyboardInterrupt:
+        stop.set()
+    except (ConnectionError, OSError) as exc:  # no broker; spool full or unwritable
+        console.print(f"[red]{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"ingested {stats.records} records ({stats.rate:.0f}/s)")
+
+
+def _start_metrics(settings: Settings):
+    """Health and Prometheus endpoint of the ingest, when the metrics module is available."""
+    if not settings.ingest.http_port:
+        return None
+    with requires("ingest", "ingest"):
+        from argos_ingest.metrics import IngestMetrics, serve_http
+
+    metrics = IngestMetrics()
+    serve_http(settings.ingest.http_port, metrics, ready=lambda: metrics.receiving(30))
+    return metrics
+
+
+@app.command()
+def etl(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    source: Annotated[str | None, typer.Option(help="kafka | spool")] = None,
+    idle_stop: Annotated[float | None, typer.Option(help="Stop after this many seconds without input.")] = None,
+    migrate_schema: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+) -> None:
+    """Run the Spark Structured Streaming job into ClickHouse until SIGTERM/Ctrl-C."""
+    from argos_schema.migrate import migrate
+
+    with requires("etl", "etl"):
+        from argos_etl import job
+
+    _logging()
+    settings = settings_or_exit(config, data_dir=data_dir, spark={"source": source} if source else None)
+    client = client_or_exit(settings) if settings.embedded or migrate_schema else None
+    if migrate_schema:
+        migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
+    try:
+        job.run(settings, idle_stop_seconds=idle_stop, client=client if settings.embedded else None)
+    except OSError as exc:
+        console.print(f"[red]{exc.strerror or exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    seconds: Annotated[float | None, typer.Option(help="Run this long, drain, then stop (default: Ctrl-C).")] = None,
+    symbols: SymbolsOpt = None,
+    rate: Annotated[float, typer.Option(help="Synthetic trades per second.")] = 300.0,
+    live: Annotated[bool, typer.Option("--live", help="Stream real trades from Binance.")] = False,
+    replay: Annotated[Path | None, typer.Option(help="Replay a Binance dump instead.")] = None,
+    port: Annotated[int, typer.Option(help="Embedded dashboard port (0: none).")] = 8050,
+) -> None:
+    """Everything on this machine: ingest -> spool -> Spark (local) -> embedded ClickHouse -> dashboard."""
+    with requires("embedded", "demo"):
+        import chdb  # noqa: F401  (the embedded engine)
+
+        from argos.demo import run_demo
+
+    source = "binance" if live else "replay" if replay else "synthetic"
+    ingest_cfg: dict[str, Any] = {"source": source, "sink": "spool", "rate": rate}
+    if symbols:
+        ingest_cfg["symbols"] = symbols
+    if replay:
+        ingest_cfg["replay_path"] = str(replay)
+    settings = settings_or_exit(
+        config, data_dir=data_dir, ingest=ingest_cfg, spark={"source": "spool"}, clickhouse={"url": ""}
+    )
+    _logging(file=settings.data_dir / "demo.log")
+    run_demo(settings, client_or_exit(settings), seconds, port)
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    url: Annotated[str, typer.Option(help="A running demo's dashboard, asked when it owns the database.")] = (
+        "http://127.0.0.1:8050"
+    ),
+) -> None:
+    """Row counts, freshness and lag per symbol (from the database, or from a running demo)."""
+    from argos.status import client_rows, read_status, summary_line
+
+    settings = settings_or_exit(config, data_dir=data_dir)
+    from argos.clickhouse import connect, owned_elsewhere
+
+    try:
+        client = connect(settings.clickhouse_url, settings.clickhouse)
+        report = read_status(client_rows(client), settings.clickhouse.database)
+        source = settings.clickhouse_url
+    except Exception as exc:
+        if not owned_elsewhere(exc):
+            raise
+        report, source = _status_from_demo(url), f"{url} (the running demo owns {settings.clickhouse_url})"
+    table = Table(title=f"Argos status — {source}")
+    for name in ("symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
+        table.add_column(name)
+    for row in report["symbols"]:
+        table.add_row(row["symbol"], f"{row['trades']:,}", f"{row['last_price']:,.8g}", str(row["whales"]),
+                      row["last_trade"], f"{row['lag_p50_ms']:,.0f}")
+    Console().print(table)
+    Console().print(summary_line(report))
+
+
+def _status_from_demo(url: str) -> dict:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/status.json", timeout=10) as response:
+            return json.load(response)
+    except OSError:
+        console.print(
+            f"[red]The embedded database is owned by another process and no demo answers at {url}.[/red] "
+            "Use that process's dashboard (--url), or stop it first."
+        )
+        raise typer.Exit(3) from None
+
+
+def _mount_bench() -> None:
+    """``argos bench`` where the benchmark suite is importable (a source checkout, ``pip install -e``)."""
+    try:
+        from argos_bench.cli import bench
+    except ModuleNotFoundError as exc:
+        if exc.name != "argos_bench":
+            raise
+
+        def bench() -> None:
+            """Benchmarks (from a source checkout only)."""
+            console.print("[red]The benchmark suite ships with the source, not the wheel.[/red] "
+                          "Fix: in a checkout, pip install -e '.[bench]'")
+            raise typer.Exit(2)
+
+    app.command()(bench)
+
+
+_mount_bench()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

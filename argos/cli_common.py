@@ -1,0 +1,57 @@
+"""What every ``argos`` sub-command shares: the config options, settings and a client, with clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from argos.settings import ConfigError, Settings, load_settings
+
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file (or ARGOS_CONFIG).")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Spool, checkpoints, embedded database.")]
+
+
+@contextmanager
+def requires(extra: str, command: str) -> Iterator[None]:
+    """Wrap a component's lazy imports: a missing dependency exits 2 naming the extra that brings it."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        console.print(
+            f"[red]`argos {command}` needs the '{extra}' extra ({exc.name} is not installed).[/red] "
+            f"Fix: pip install 'argos-flow[{extra}]'"
+        )
+        raise typer.Exit(2) from None
+
+
+def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    """Settings, or exit 2 with the message that names the bad key and its fix."""
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def client_or_exit(settings: Settings):
+    """A ClickHouse client, or exit 3 when another process owns the embedded database."""
+    from argos.clickhouse import connect, owned_elsewhere
+
+    try:
+        return connect(settings.clickhouse_url, settings.clickhouse)
+    except Exception as exc:
+        if not owned_elsewhere(exc):
+            raise
+        console.print(
+            f"[red]{settings.clickhouse_url} is owned by another process (a running `argos demo` or "
+            "`argos etl`).[/red] Only one process may open the embedded database: use that process's "
+            "dashboard (the URL it printed), or stop it first."
+        )
+        raise typer.Exit(3) from None

@@ -1,0 +1,112 @@
+"""``argos demo``: the whole pipeline in this process, which owns the embedded database and serves the page.
+
+ingest (a thread) -> spool -> Spark (local) -> the embedded ClickHouse, with a live terminal table and the
+embedded dashboard served from here; after a timed run, a summary line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+from rich.live import Live
+from rich.table import Table
+
+from argos.cli_common import console
+from argos.settings import Settings
+from argos.status import client_rows, read_status, summary_line
+from argos_etl import job
+from argos_ingest.pump import IngestStats, run_ingest
+from argos_schema.migrate import migrate
+
+
+def run_demo(settings: Settings, client, seconds: float | None, port: int) -> None:
+    """Run until ``seconds`` have passed and the ETL drained (or Ctrl-C); then serve the page until Ctrl-C."""
+    source = settings.ingest.source
+    migrate(client, settings.clickhouse.database)
+    dashboard, stop_dashboard = _start_dashboard(client, settings, port)
+    stop_ingest, stats = threading.Event(), IngestStats()
+    threading.Thread(target=run_ingest, args=(settings, stop_ingest, stats), daemon=True, name="ingest").start()
+    if seconds:
+        threading.Timer(seconds, stop_ingest.set).start()
+    console.print(
+        f"[bold]Argos demo[/bold]: {source} {', '.join(settings.ingest.symbols)} -> spool -> Spark -> "
+        f"{settings.clickhouse_url}" + (f"\ndashboard: [link={dashboard}]{dashboard}[/link]" if dashboard else "")
+        + f"\nlogs: {settings.data_dir / 'demo.log'}; Ctrl-C to stop"
+    )
+    display = _LiveTable(client, settings, stats)
+    display.start()
+    try:
+        job.run(settings, idle_stop_seconds=5 if seconds else None, client=client)
+    finally:
+        stop_ingest.set()
+        display.stop()
+    console.print(_summary(client, settings, stats.rate))
+    if dashboard:
+        console.print(f"dashboard: {dashboard} — serving until Ctrl-C (or run `argos report --out argos.html`)")
+        _serve_until_interrupted()
+    stop_dashboard()
+
+
+def _start_dashboard(client, settings: Settings, port: int):
+    """Serve the embedded dashboard from this process (the one that owns the database)."""
+    if not port:
+        return None, lambda: None
+    from argos_dashboards.server import start_dashboard_server
+
+    return start_dashboard_server(client.query_arrow, "127.0.0.1", port, db=settings.clickhouse.database)
+
+
+def _serve_until_interrupted() -> None:
+    if not sys.stdin.isatty():
+        return  # a scripted run (CI, make demo in a pipe) ends with the summary
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+
+
+class _LiveTable:
+    """A rich table refreshed every second from the embedded database."""
+
+    def __init__(self, client, settings: Settings, stats) -> None:
+        self.client, self.db, self.stats = client, settings.clickhouse.database, stats
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="live-table")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        last_total, last_t = 0, time.monotonic()
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            while not self._stop.wait(1.0):
+                rows = self.client.query(f"""
+                    SELECT symbol, count(), argMax(price, trade_time), countIf(is_whale),
+                           quantileIf(0.5)(dateDiff('millisecond', trade_time, insert_time),
+                                           insert_time > now64(6) - INTERVAL 10 SECOND)
+                    FROM {self.db}.trades GROUP BY symbol ORDER BY symbol""").result_rows
+                dead = self.client.query(f"SELECT count() FROM {self.db}.dead_letters").result_rows[0][0]
+                total, now = sum(r[1] for r in rows), time.monotonic()
+                rate, last_total, last_t = (total - last_total) / (now - last_t), total, now
+                live.update(_table(rows, rate, dead, self.stats.records))
+
+
+def _table(rows: list[tuple], rate: float, dead: int, ingested: int) -> Table:
+    table = Table(title=f"Argos — {rate:,.0f} trades/s into ClickHouse · ingested {ingested:,} · dead letters {dead}")
+    for name in ("symbol", "trades", "last price", "whales", "e2e lag p50 (ms)"):
+        table.add_column(name, justify="right" if name != "symbol" else "left")
+    for symbol, count, price, whales, lag in rows:
+        lag_text = "-" if lag != lag else f"{lag:,.0f}"  # NaN when nothing arrived lately
+        table.add_row(symbol, f"{count:,}", f"{price.normalize():f}", str(whales), lag_text)
+    return table
+
+
+def _summary(client, settings: Settings, ingest_rate: float | None = None) -> str:
+    line = summary_line(read_status(client_rows(client), settings.clickhouse.database))
+    rate = f"; ingest averaged {ingest_rate:,.0f} trades/s" if ingest_rate is not None else ""
+    return f"[bold]done[/bold]: {line}{rate}. Database: {settings.clickhouse_url}"

@@ -1,0 +1,40 @@
+"""What `argos status` shows, read with any rows function (a client of our own, or the demo's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+RowsFn = Callable[[str], list[dict[str, Any]]]
+
+PER_SYMBOL_SQL = """
+SELECT symbol, count() AS trades, toFloat64(argMax(price, trade_time)) AS last_price,
+       countIf(is_whale) AS whales, toString(max(trade_time)) AS last_trade,
+       quantile(0.5)(dateDiff('millisecond', trade_time, insert_time)) AS lag_p50_ms
+FROM {db}.trades GROUP BY symbol ORDER BY symbol"""
+
+TOTALS_SQL = """
+SELECT (SELECT count() FROM {db}.trades) AS trades,
+       (SELECT uniqExact(venue, market, symbol, trade_id) FROM {db}.trades) AS distinct_ids,
+       (SELECT uniqExact(symbol) FROM {db}.trades) AS symbols,
+       (SELECT countIf(is_whale) FROM {db}.trades) AS whales,
+       (SELECT count() FROM {db}.candles_1m_view) AS candles,
+       (SELECT count() FROM {db}.dead_letters) AS dead_letters"""
+
+
+def client_rows(client: Any) -> RowsFn:
+    """A clickhouse-connect client as a rows function (plain Python values, no pyarrow needed)."""
+    return lambda sql: list(client.query(sql).named_results())
+
+
+def read_status(rows: RowsFn, db: str = "argos") -> dict[str, Any]:
+    """Per-symbol counts, last price, freshness and lag, and pipeline totals (JSON-ready)."""
+    return {"symbols": rows(PER_SYMBOL_SQL.format(db=db)), "totals": rows(TOTALS_SQL.format(db=db))[0]}
+
+
+def summary_line(status: dict[str, Any]) -> str:
+    t = status["totals"]
+    return (
+        f"{t['trades']:,} trades across {t['symbols']} symbols ({t['trades'] - t['distinct_ids']} duplicate ids), "
+        f"{t['candles']} one-minute candles, {t['whales']} whales, {t['dead_letters']} dead letters"
+    )

@@ -1,0 +1,425 @@
+"""Every Argos panel, defined once: Grafana JSON and the embedded page are both generated from here.
+
+Reading rules: candles and flow come from the materialized views (``candles_1m`` with -Merge
+combinators, ``flow_1m`` always summed), whales from ``whales``; only the volume profile, trades/s and
+latency scan ``trades``, and always inside the primary key (symbol, trade_time) range.
+All numbers leave ClickHouse as Float64 so Grafana and plotly need no Decimal handling.
+"""
+
+from __future__ import annotations
+
+from argos_dashboards.model import Column, Kind, Panel, Scope, Variable, Viz
+
+# Traders' colours (the usual exchange palette): taker buys green, taker sells red.
+BUY = "#26a69a"
+SELL = "#ef5350"
+GOLD = "#f0b90b"
+BLUE = "#42a5f5"
+ORANGE = "#ff9800"
+GREY = "#5c6370"
+TEXT = "#eaecef"
+PURPLE = "#ab47bc"
+
+DATASOURCE_TYPE = "grafana-clickhouse-datasource"
+DATASOURCE_UID = "argos-clickhouse"
+PROFILE_LEVELS = 40
+VALUE_AREA_SHARE = 0.7
+
+# The variables' filter, shared by every panel that reads market data.
+_SYMBOLS = "symbol IN (${symbol:singlequote}) AND market IN (${market:singlequote})"
+
+VARIABLES = (
+    Variable(
+        "market",
+        "Market",
+        "SELECT DISTINCT market FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY market",
+        multi=False,
+    ),
+    Variable(
+        "symbol",
+        "Symbol",
+        "SELECT DISTINCT symbol FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY symbol",
+        multi=True,
+    ),
+)
+
+T, N, S = Kind.TIME, Kind.NUMBER, Kind.STRING
+
+LAST_PRICE = Panel(
+    key="last_price",
+    title="Last price",
+    description="Last traded price per symbol and its change since the start of the time range "
+    "(first open to last close of the 1-minute candles).",
+    viz=Viz.STAT,
+    scope=Scope.OVERVIEW,
+    sql=f"""
+SELECT
+    c.symbol                             AS symbol,
+    toFloat64(argMaxMerge(c.close))      AS price,
+    (price / toFloat64(argMinMerge(c.open)) - 1) * 100 AS change_pct
+FROM {{db}}.candles_1m AS c
+WHERE {_SYMBOLS} AND $__timeFilter(minute)
+GROUP BY c.symbol
+ORDER BY c.symbol""",
+    columns=(
+        Column("symbol", S),
+        Column("price", N, "Price"),
+        Column("change_pct", N, "Change", style="percent", unit="percent"),
+    ),
+    width=14,
+    height=5,
+)
+
+FRESHNESS = Panel(
+    key="freshness",
+    title="Data freshness",
+    description="Seconds since the newest trade happened at the exchange and since the newest row "
+    "reached ClickHouse. Growing numbers mean the pipeline has stalled.",
+    viz=Viz.STAT,
+    scope=Scope.OVERVIEW,
+    sql="""
+SELECT
+    dateDiff('millisecond', max(trade_time), now64(3)) / 1000  AS since_trade,
+    dateDiff('millisecond', max(insert_time), now64(3)) / 1000 AS since_insert
+FROM {db}.trades
+WHERE $__timeFilter(trade_time)
+HAVING count() > 0""",
+    columns=(Column("since_trade", N, "Last trade"), Column("since_insert", N, "Last insert")),
+    width=5,
+    height=5,
+    unit="s",
+)
+
+DEAD_LETTERS = Panel(
+    key="dead_letters",
+    title="Dead letters",
+    description="Messages the ETL rejected in the time range (malformed JSON, impossible values); "
+    "each keeps its raw payload and reason in the dead_letters table.",
+    viz=Viz.STAT,
+    scope=Scope.OVERVIEW,
+    sql="""
+SELECT count() AS dead_letters, uniqExact(reason) AS reasons
+FROM {db}.dead_letters
+WHERE $__timeFilter(process_time)""",
+    columns=(Column("dead_letters", N, "Rejected"), Column("reasons", N, "Reasons")),
+    width=5,
+    height=5,
+)
+
+CANDLES = Panel(
+    key="candles",
+    title="${symbol} · 1-minute candles",
+    description="OHLCV from the candles_1m materialized view (argMin/argMax by exchange time and trade "
+    "id, so open and close are exact); volume underneath.",
+    viz=Viz.CANDLESTICK,
+    scope=Scope.SYMBOL,
+    sql=f"""
+SELECT
+    $__timeInterval(c.minute)             AS time,
+    toFloat64(argMinMerge(c.open))        AS open,
+    toFloat64(max(c.high))                AS high,
+    toFloat64(min(c.low))                 AS low,
+    toFloat64(argMaxMerge(c.close))       AS close,
+    toFloat64(sum(c.volume))              AS volume
+FROM {{db}}.candles_1m AS c
+WHERE {_SYMBOLS} AND $__timeFilter(minute)
+GROUP BY time
+ORDER BY time""",
+    columns=(
+        Column("time", T),
+        Column("open", N),
+        Column("high", N),
+        Column("low", N),
+        Column("close", N),
+        Column("volume", N, "Volume"),
+    ),
+    width=16,
+    height=11,
+    min_interval="1m",
+)
+
+VOLUME_PROFILE = Panel(
+    key="volume_profile",
+    title="${symbol} · volume profile",
+    description=f"Traded volume at {PROFILE_LEVELS} price levels over the time range. Gold: point of "
+    f"control (most traded level); blue: the {VALUE_AREA_SHARE:.0%} value area grown outwards from it, "
+    "one level at a time towards the busier neighbour.",
+    viz=Viz.PROFILE,
+    scope=Scope.SYMBOL,
+    # Levels are cut in integer units of 1e-8 (Binance's finest tick), so no trade lands on a level
+    # boundary by floating-point luck; arrayFold grows the value area from the POC.
+    sql=f"""
+SELECT
+    (lo + (level + 0.5) * span / {PROFILE_LEVELS}) / 1e8           AS price,
+    if(level = poc, volume, 0)                                      AS poc_volume,
+    if(level != poc AND level BETWEEN va.1 AND va.2, volume, 0)     AS value_area_volume,
+    if(level NOT BETWEEN va.1 AND va.2, volume, 0)                  AS outside_volume
+FROM
+(
+    SELECT
+        lo, span, vols,
+        toInt64(indexOf(vols, arrayMax(vols)) - 1)                  AS poc,
+        arrayFold(
+            (acc, i) -> if(
+                acc.3 >= {VALUE_AREA_SHARE} * arraySum(vols), acc,
+                if(
+                    if(acc.2 + 1 < {PROFILE_LEVELS}, vols[acc.2 + 2], -1.) >= if(acc.1 > 0, vols[acc.1], -1.),
+                    (acc.1, acc.2 + 1, acc.3 + vols[acc.2 + 2]),
+                    (acc.1 - 1, acc.2, acc.3 + vols[acc.1]))),
+            range({PROFILE_LEVELS}),
+            (poc, poc, vols[poc + 1]))                              AS va
+    FROM
+    (
+        SELECT
+            any(b.lo)                                               AS lo,
+            any(b.span)                                             AS span,
+            sumMap(
+                [least(intDiv((toInt64(t.price * 100000000) - b.lo) * {PROFILE_LEVELS}, greatest(b.span, 1)),
+                       {PROFILE_LEVELS - 1})],
+                [toFloat64(t.qty)])                                 AS by_level,
+            arrayMap(i -> if(has(by_level.1, i), by_level.2[indexOf(by_level.1, i)], 0.),
+                     range({PROFILE_LEVELS}))                       AS vols
+        FROM {{db}}.trades AS t
+        CROSS JOIN
+        (
+            SELECT
+                min(toInt64(price * 100000000))                     AS lo,
+                max(toInt64(price * 100000000)) - lo                AS span
+            FROM {{db}}.trades
+            WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+        ) AS b
+        WHERE t.symbol IN (${{symbol:singlequote}}) AND t.market IN (${{market:singlequote}})
+          AND $__timeFilter(t.trade_time)
+    )
+    WHERE arraySum(vols) > 0
+)
+ARRAY JOIN vols AS volume, range({PROFILE_LEVELS}) AS level
+ORDER BY price DESC""",
+    columns=(
+        Column("price", N, "Price"),
+        Column("poc_volume", N, "Point of control", color=GOLD, stack=True),
+        Column("value_area_volume", N, "Value area", color=BLUE, stack=True),
+        Column("outside_volume", N, "Outside", color=GREY, stack=True),
+    ),
+    width=8,
+    height=11,
+)
+
+PRICE_VS_VWAP = Panel(
+    key="price_vwap",
+    title="${symbol} · price vs VWAP",
+    description="Close per interval against the volume-weighted average price anchored at the start of "
+    "the time range (running sum of quote volume / running sum of volume).",
+    viz=Viz.TIMESERIES,
+    scope=Scope.SYMBOL,
+    sql=f"""
+SELECT
+    time,
+    price,
+    sum(quote) OVER w / sum(volume) OVER w AS vwap
+FROM
+(
+    SELECT
+        $__timeInterval(c.minute)          AS time,
+        toFloat64(argMaxMerge(c.close))    AS price,
+        toFloat64(sum(c.quote_volume))     AS quote,
+        toFloat64(sum(c.volume))           AS volume
+    FROM {{db}}.candles_1m AS c
+    WHERE {_SYMBOLS} AND $__timeFilter(minute)
+    GROUP BY time
+)
+WINDOW w AS (ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+ORDER BY time""",
+    columns=(
+        Column("time", T),
+        Column("price", N, "Price", color=TEXT, style="line"),
+        Column("vwap", N, "VWAP", color=ORANGE, style="line"),
+    ),
+    width=8,
+    height=8,
+    min_interval="1m",
+)
+
+ORDER_FLOW = Panel(
+    key="order_flow",
+    title="${symbol} · order-flow delta",
+    description="Aggressive (taker) buy volume up, taker sell volume down, and their difference, from "
+    "the flow_1m materialized view.",
+    viz=Viz.TIMESERIES,
+    scope=Scope.SYMBOL,
+    sql=f"""
+SELECT
+    $__timeInterval(f.minute)              AS time,
+    toFloat64(sum(f.buy_volume))           AS taker_buy,
+    -toFloat64(sum(f.sell_volume))         AS taker_sell,
+    taker_buy + taker_sell                 AS delta
+FROM {{db}}.flow_1m AS f
+WHERE {_SYMBOLS} AND $__timeFilter(minute)
+GROUP BY time
+ORDER BY time""",
+    columns=(
+        Column("time", T),
+        Column("taker_buy", N, "Taker buy", color=BUY, style="bars"),
+        Column("taker_sell", N, "Taker sell", color=SELL, style="bars"),
+        Column("delta", N, "Delta", color=TEXT, style="line"),
+    ),
+    width=8,
+    height=8,
+    min_interval="1m",
+)
+
+CVD = Panel(
+    key="cvd",
+    title="${symbol} · cumulative volume delta",
+    description="Running sum of taker buy minus taker sell volume since the start of the time range: "
+    "rising while price stalls means absorption of aggressive buyers, and vice versa.",
+    viz=Viz.TIMESERIES,
+    scope=Scope.SYMBOL,
+    sql=f"""
+SELECT
+    time,
+    sum(delta) OVER (ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cvd
+FROM
+(
+    SELECT
+        $__timeInterval(f.minute)                                      AS time,
+        toFloat64(sum(f.buy_volume)) - toFloat64(sum(f.sell_volume))   AS delta
+    FROM {{db}}.flow_1m AS f
+    WHERE {_SYMBOLS} AND $__timeFilter(minute)
+    GROUP BY time
+)
+ORDER BY time""",
+    columns=(Column("time", T), Column("cvd", N, "CVD", color=BLUE, style="area")),
+    width=8,
+    height=8,
+    min_interval="1m",
+)
+
+WHALE_RADAR = Panel(
+    key="whale_radar",
+    title="${symbol} · whale radar",
+    description="Every whale trade (quote value at or above the threshold) as a bubble: time × price, "
+    "area on a log scale of the quote value, green for taker buys and red for taker sells.",
+    viz=Viz.BUBBLES,
+    scope=Scope.SYMBOL,
+    sql=f"""
+SELECT
+    w.trade_time                                          AS time,
+    if(w.side = 'buy', toFloat64(w.price), NULL)          AS buy,
+    if(w.side = 'sell', toFloat64(w.price), NULL)         AS sell,
+    toFloat64(w.quote)                                    AS quote,
+    log10(toFloat64(w.quote))                             AS size
+FROM {{db}}.whales AS w
+WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+ORDER BY w.trade_time""",
+    columns=(
+        Column("time", T),
+        Column("buy", N, "Whale buy", color=BUY),
+        Column("sell", N, "Whale sell", color=SELL),
+        Column("quote", N, "Quote value", unit="currencyUSD"),
+        Column("size", N, "log10 quote"),
+    ),
+    width=16,
+    height=9,
+)
+
+WHALE_TABLE = Panel(
+    key="whale_table",
+    title="${symbol} · latest whales",
+    description="The 50 most recent whale trades in the time range, newest first.",
+    viz=Viz.TABLE,
+    scope=Scope.SYMBOL,
+    sql=f"""
+SELECT
+    w.trade_time               AS time,
+    w.symbol                   AS symbol,
+    w.side                     AS side,
+    toFloat64(w.price)         AS price,
+    toFloat64(w.qty)           AS qty,
+    toFloat64(w.quote)         AS quote
+FROM {{db}}.whales AS w
+WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+ORDER BY w.trade_time DESC, w.trade_id DESC
+LIMIT 50""",
+    columns=(
+        Column("time", T, "Time"),
+        Column("symbol", S, "Symbol"),
+        Column("side", S, "Side"),
+        Column("price", N, "Price"),
+        Column("qty", N, "Qty"),
+        Column("quote", N, "Quote", unit="currencyUSD"),
+    ),
+    width=8,
+    height=9,
+)
+
+TRADES_PER_SECOND = Panel(
+    key="trades_per_second",
+    title="Trades per second",
+    description="Trades stored per second of exchange time, stacked by symbol.",
+    viz=Viz.TIMESERIES,
+    scope=Scope.PIPELINE,
+    sql=f"""
+SELECT
+    $__timeInterval(trade_time)           AS time,
+    symbol,
+    count() / $__interval_s               AS trades_per_s
+FROM {{db}}.trades
+WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+GROUP BY time, symbol
+ORDER BY time, symbol""",
+    columns=(Column("time", T), Column("symbol", S), Column("trades_per_s", N, "trades/s", style="area", stack=True)),
+    width=12,
+    height=7,
+    time_series_format=True,
+)
+
+LATENCY = Panel(
+    key="latency",
+    title="Pipeline latency per stage",
+    description="Mean milliseconds spent in each stage, stacked (exchange → ingest → Spark → ClickHouse), "
+    "and the 95th percentile end to end.",
+    viz=Viz.TIMESERIES,
+    scope=Scope.PIPELINE,
+    sql=f"""
+SELECT
+    $__timeInterval(trade_time)                                          AS time,
+    avg(dateDiff('microsecond', trade_time, ingest_time)) / 1000         AS exchange_to_ingest,
+    avg(dateDiff('microsecond', ingest_time, process_time)) / 1000       AS ingest_to_spark,
+    avg(dateDiff('microsecond', process_time, insert_time)) / 1000       AS spark_to_clickhouse,
+    quantile(0.95)(dateDiff('microsecond', trade_time, insert_time)) / 1000 AS end_to_end_p95
+FROM {{db}}.trades
+WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+GROUP BY time
+ORDER BY time""",
+    columns=(
+        Column("time", T),
+        Column("exchange_to_ingest", N, "exchange → ingest", color=PURPLE, style="area", stack=True),
+        Column("ingest_to_spark", N, "ingest → Spark", color=BLUE, style="area", stack=True),
+        Column("spark_to_clickhouse", N, "Spark → ClickHouse", color=GOLD, style="area", stack=True),
+        Column("end_to_end_p95", N, "end to end p95", color=SELL, style="line"),
+    ),
+    width=12,
+    height=7,
+    unit="ms",
+)
+
+PANELS: tuple[Panel, ...] = (
+    LAST_PRICE,
+    FRESHNESS,
+    DEAD_LETTERS,
+    CANDLES,
+    VOLUME_PROFILE,
+    PRICE_VS_VWAP,
+    ORDER_FLOW,
+    CVD,
+    WHALE_RADAR,
+    WHALE_TABLE,
+    TRADES_PER_SECOND,
+    LATENCY,
+)
+
+
+def panels(scope: Scope) -> list[Panel]:
+    """The panels of one scope, in layout order."""
+    return [p for p in PANELS if p.scope is scope]

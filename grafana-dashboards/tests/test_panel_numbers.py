@@ -1,0 +1,157 @@
+"""Panel numbers equal an independent pandas computation from the same fixture trades."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from argos_dashboards.data import run_panel
+from argos_dashboards.panels import (
+    CANDLES,
+    CVD,
+    LAST_PRICE,
+    LATENCY,
+    ORDER_FLOW,
+    PRICE_VS_VWAP,
+    PROFILE_LEVELS,
+    TRADES_PER_SECOND,
+    VALUE_AREA_SHARE,
+    VOLUME_PROFILE,
+    WHALE_RADAR,
+    WHALE_TABLE,
+)
+
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+
+def trades_of(market, symbol: str) -> pd.DataFrame:
+    t = market.trades
+    t = t[(t.symbol == symbol) & (t.trade_time >= market.start) & (t.trade_time <= market.end)]
+    return t.sort_values(["trade_time", "trade_id"]).assign(minute=lambda d: d.trade_time.dt.floor("min"))
+
+
+def panel_rows(query, market, panel, symbol: str) -> pd.DataFrame:
+    return run_panel(query, panel, market.selection([symbol])).set_index("time", drop=False)
+
+
+def close(actual: pd.Series | np.ndarray, expected: pd.Series | np.ndarray) -> None:
+    np.testing.assert_allclose(np.asarray(actual, float), np.asarray(expected, float), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_candles_are_exact_ohlcv(query, market, symbol: str) -> None:
+    t = trades_of(market, symbol)
+    expected = t.groupby("minute").agg(
+        open=("price", "first"), high=("price", "max"), low=("price", "min"), close=("price", "last"),
+        volume=("qty", "sum"),
+    )
+    got = panel_rows(query, market, CANDLES, symbol)
+    assert list(got.index) == list(expected.index)
+    for col in ("open", "high", "low", "close", "volume"):
+        close(got[col], expected[col])
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_vwap_is_anchored_at_range_start(query, market, symbol: str) -> None:
+    per_minute = trades_of(market, symbol).groupby("minute").agg(
+        quote=("quote", "sum"), qty=("qty", "sum"), price=("price", "last"))
+    got = panel_rows(query, market, PRICE_VS_VWAP, symbol)
+    close(got["vwap"], per_minute["quote"].cumsum() / per_minute["qty"].cumsum())
+    close(got["price"], per_minute["price"])
+
+
+def _flow(market, symbol: str) -> pd.DataFrame:
+    t = trades_of(market, symbol)
+    flow = t.pivot_table(index="minute", columns="side", values="qty", aggfunc="sum").fillna(0.0)
+    return flow.reindex(columns=["buy", "sell"], fill_value=0.0)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_order_flow_delta_and_cvd(query, market, symbol: str) -> None:
+    flow = _flow(market, symbol)
+    got = panel_rows(query, market, ORDER_FLOW, symbol)
+    close(got["taker_buy"], flow["buy"])
+    close(got["taker_sell"], -flow["sell"])
+    close(got["delta"], flow["buy"] - flow["sell"])
+    cvd = panel_rows(query, market, CVD, symbol)
+    close(cvd["cvd"], (flow["buy"] - flow["sell"]).cumsum())
+
+
+def reference_profile(prices: np.ndarray, qtys: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, tuple[int, int]]:
+    """Volume per level, level prices, POC index and the value area grown from the POC level by level.
+
+    Levels split [min, max] into equal parts, cut in integer units of 1e-8 like the panel."""
+    ticks = np.round(prices * 1e8).astype(np.int64)
+    lo, span = ticks.min(), max(ticks.max() - ticks.min(), 1)
+    levels = np.minimum((ticks - lo) * PROFILE_LEVELS // span, PROFILE_LEVELS - 1)
+    volume = np.bincount(levels, weights=qtys, minlength=PROFILE_LEVELS)
+    poc = int(np.argmax(volume))
+    low, high, total = poc, poc, volume[poc]
+    while total < VALUE_AREA_SHARE * volume.sum():
+        up = volume[high + 1] if high + 1 < PROFILE_LEVELS else -1.0
+        down = volume[low - 1] if low > 0 else -1.0
+        if up >= down:
+            high, total = high + 1, total + up
+        else:
+            low, total = low - 1, total + down
+    return volume, (lo + (np.arange(PROFILE_LEVELS) + 0.5) * span / PROFILE_LEVELS) / 1e8, poc, (low, high)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_volume_profile_poc_and_value_area(query, market, symbol: str) -> None:
+    t = trades_of(market, symbol)
+    volume, level_prices, poc, (low, high) = reference_profile(t.price.to_numpy(), t.qty.to_numpy())
+    got = run_panel(query, VOLUME_PROFILE, market.selection([symbol])).sort_values("price").reset_index(drop=True)
+    assert len(got) == PROFILE_LEVELS
+    close(got["price"], level_prices)
+    close(got[["poc_volume", "value_area_volume", "outside_volume"]].sum(axis=1), volume)
+    assert got.index[got.poc_volume > 0].tolist() == [poc]
+    in_area = got.index[(got.poc_volume > 0) | (got.value_area_volume > 0)].tolist()
+    assert in_area == list(range(low, high + 1))
+    assert volume[low : high + 1].sum() >= VALUE_AREA_SHARE * volume.sum()
+
+
+def test_last_price_and_change(query, market) -> None:
+    got = run_panel(query, LAST_PRICE, market.selection()).set_index("symbol")
+    for symbol in SYMBOLS:
+        t = trades_of(market, symbol)
+        first, last = t.price.iloc[0], t.price.iloc[-1]
+        close([got.loc[symbol, "price"]], [last])
+        close([got.loc[symbol, "change_pct"]], [(last / first - 1) * 100])
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_whales_match_the_threshold(query, market, symbol: str) -> None:
+    t = trades_of(market, symbol)
+    whales = t[t.quote >= 10_000]
+    radar = run_panel(query, WHALE_RADAR, market.selection([symbol]))
+    assert len(radar) == len(whales) > 0
+    assert radar["buy"].notna().sum() == (whales.side == "buy").sum()
+    close(np.sort(radar["size"]), np.sort(np.log10(whales.quote)))
+    latest = run_panel(query, WHALE_TABLE, market.selection([symbol]))
+    close(latest["quote"], whales.sort_values(["trade_time", "trade_id"], ascending=False).quote.head(50))
+
+
+def test_trades_per_second_counts_every_trade(query, market) -> None:
+    got = run_panel(query, TRADES_PER_SECOND, market.selection())
+    interval = market.selection().window(TRADES_PER_SECOND).interval_s
+    expected = sum(len(trades_of(market, s)) for s in SYMBOLS)
+    assert round((got["trades_per_s"] * interval).sum()) == expected
+
+
+def test_latency_stages_are_mean_milliseconds(query, market) -> None:
+    selection = market.selection()
+    interval = selection.window(LATENCY).interval_s
+    t = pd.concat([trades_of(market, s) for s in SYMBOLS])
+    bucket = t.trade_time.dt.floor(f"{interval}s")
+    stages = {
+        "exchange_to_ingest": ("trade_time", "ingest_time"),
+        "ingest_to_spark": ("ingest_time", "process_time"),
+        "spark_to_clickhouse": ("process_time", "insert_time"),
+    }
+    got = run_panel(query, LATENCY, selection).set_index("time")
+    for name, (a, b) in stages.items():
+        expected = ((t[b] - t[a]).dt.total_seconds() * 1000).groupby(bucket).mean()
+        close(got[name], expected)
+    assert (got["end_to_end_p95"] > got[list(stages)].sum(axis=1) * 0.5).all()

@@ -1,0 +1,93 @@
+"""Ingest: move records from a source (Binance live, a dump replay, the synthetic market) to a sink."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from argos.contract import Record
+from argos.settings import Settings
+from argos_ingest.metrics import IngestMetrics
+from argos_ingest.sinks import Sink, make_sink
+
+log = logging.getLogger("argos_ingest.pump")
+
+
+def open_source(settings: Settings, metrics: IngestMetrics | None = None) -> AsyncIterator[Record]:
+    """The configured source as an async stream of trades and rejects."""
+    cfg = settings.ingest
+    if cfg.source == "binance":
+        from argos_ingest.feed import live_trades
+
+        return live_trades(cfg, metrics)  # the feed reports its own per-connection metrics
+    if cfg.source == "synthetic":
+        from argos_ingest.synthetic import synthetic_trades
+
+        source = synthetic_trades(cfg.symbols, cfg.rate, seed=cfg.seed, whale_quote=settings.whale_threshold_usd)
+    else:
+        from argos_ingest.replay import replay_trades
+
+        if not cfg.replay_path:
+            raise ValueError("ingest.source=replay needs a file. Fix: set ARGOS_INGEST__REPLAY_PATH or --replay FILE.")
+        source = replay_trades(Path(cfg.replay_path), cfg.replay_symbol or None, cfg.replay_speed, cfg.markets[0])
+    return _observed(source, metrics) if metrics else source
+
+
+async def _observed(source: AsyncIterator[Record], metrics: IngestMetrics) -> AsyncIterator[Record]:
+    async for record in source:
+        metrics.observe(record, getattr(record, "market", "spot"))
+        yield record
+
+
+class IngestStats:
+    """Counters the CLI shows while ingest runs."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.started = time.monotonic()
+
+    @property
+    def rate(self) -> float:
+        return self.records / max(time.monotonic() - self.started, 1e-9)
+
+
+async def pump(
+    source: AsyncIterator[Record], sink: Sink, stop: threading.Event, stats: IngestStats | None = None,
+    flush_every: float = 0.5,
+) -> None:
+    """Send every record of ``source`` to ``sink`` until the source ends or ``stop`` is set.
+
+    A watcher flushes the sink while the source is quiet and cancels the loop when ``stop`` is set.
+    """
+    stats = stats or IngestStats()
+
+    async def forward() -> None:
+        async for record in source:
+            sink.send(record)
+            stats.records += 1
+
+    task = asyncio.ensure_future(forward())
+    try:
+        while not task.done():
+            await asyncio.wait([task], timeout=flush_every)
+            sink.flush()
+            if stop.is_set():
+                task.cancel()
+        if not task.cancelled() and task.exception():
+            raise task.exception()
+    finally:
+        task.cancel()
+        sink.close()
+        log.info("ingest stopped after %d records", stats.records)
+
+
+def run_ingest(
+    settings: Settings, stop: threading.Event, stats: IngestStats | None = None, metrics: IngestMetrics | None = None
+) -> None:
+    """Blocking ingest loop (its own event loop), for a thread or the ``argos ingest`` command."""
+    sink = make_sink(settings.ingest.sink, settings.spool_dir, settings.kafka)
+    asyncio.run(pump(open_source(settings, metrics), sink, stop, stats))
