@@ -35,11 +35,22 @@ from argos_dashboards.panels import (
     panels,
 )
 
+# The versions the JSON is written for: Grafana 13.2.0 (grafana-community chart 12.11.0; @grafana/data and
+# @grafana/schema of this version check it in grafana-dashboards/tests) and the ClickHouse plugin of
+# charts/platform/versions.env. Panels and targets carry them, so neither Grafana nor the plugin re-runs
+# migrations meant for older saved models.
+GRAFANA_VERSION = "13.2.0"
+CLICKHOUSE_PLUGIN_VERSION = "4.20.0"
 DASHBOARD_UID = "argos-order-flow"
 DASHBOARD_FILE = "argos.json"
 MAX_DATA_POINTS = 300  # the embedded page derives $__interval from the same number
 DATASOURCE = model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=DATASOURCE_UID)
-TABLE_FORMAT, TIME_SERIES_FORMAT = 1, 0  # the plugin's Format enum
+TABLE_FORMAT, TIME_SERIES_FORMAT = 1, 0  # sqlds' format option, as the plugin stores it
+# The plugin's QueryType per format (src/types/queryBuilder.ts, mapGrafanaFormatToQueryType in v4.20.0).
+QUERY_TYPES = {TIME_SERIES_FORMAT: "timeseries", TABLE_FORMAT: "table"}
+# Keys the 11.6 foundation-sdk always writes that Grafana 13.2's schema no longer has (the table footer moved
+# to field config; auto/auto_min/auto_count belong to interval variables only).
+DROPPED_FOR_13 = {"table": ("footer",), "variable": ("auto", "auto_min", "auto_count")}
 
 
 class ClickHouseQuery(cogvariants.Dataquery):
@@ -49,11 +60,13 @@ class ClickHouseQuery(cogvariants.Dataquery):
         self.raw_sql, self.ref_id, self.time_series = raw_sql, ref_id, time_series
 
     def to_json(self) -> dict[str, object]:
+        query_format = TIME_SERIES_FORMAT if self.time_series else TABLE_FORMAT
         return {
             "datasource": DATASOURCE.to_json(),
             "editorType": "sql",
-            "format": TIME_SERIES_FORMAT if self.time_series else TABLE_FORMAT,
-            "queryType": "timeSeries" if self.time_series else "table",
+            "format": query_format,
+            "pluginVersion": CLICKHOUSE_PLUGIN_VERSION,
+            "queryType": QUERY_TYPES[query_format],
             "rawSql": self.raw_sql,
             "refId": self.ref_id,
         }
@@ -125,10 +138,11 @@ def _legend() -> common.VizLegendOptions:
 
 
 def _stat(panel: Panel) -> stat.Panel:
-    fields = "|".join(panel.names(Kind.NUMBER))
+    # No reduceOptions.fields: Grafana's default (every number field) is what a stat panel here shows, and a
+    # fields regex is tested against display names, not column names (@grafana/data getFieldDisplayValues).
     builder = (
         stat.Panel()
-        .reduce_options(common.ReduceDataOptions().values(True).calcs(["lastNotNull"]).fields(f"/^({fields})$/"))
+        .reduce_options(common.ReduceDataOptions().values(True).calcs(["lastNotNull"]))
         .color_mode(cm.BigValueColorMode.VALUE)
         .graph_mode(cm.BigValueGraphMode.NONE)
         .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
@@ -295,7 +309,23 @@ def build_dashboard(db: str = "argos") -> dict[str, object]:
     for panel in panels(Scope.SYMBOL):
         board.with_panel(grafana_panel(panel, next(ids), db))
     assert len(PANELS) == sum(len(panels(s)) for s in Scope)
-    return json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    return _for_grafana(json.loads(json.dumps(board.build(), cls=JSONEncoder)))
+
+
+def _for_grafana(board: dict[str, Any]) -> dict[str, Any]:
+    """Stamp every panel with the Grafana version it is written for (the SDK's panel builders have no setter)
+    and drop the keys the 11.6 SDK writes that Grafana 13.2's schema has removed."""
+    for panel in board["panels"]:
+        if panel["type"] == "row":
+            continue
+        panel["pluginVersion"] = GRAFANA_VERSION
+        if panel["type"] == "table":
+            for key in DROPPED_FOR_13["table"]:
+                panel["options"].pop(key, None)
+    for variable in board["templating"]["list"]:
+        for key in DROPPED_FOR_13["variable"]:
+            variable.pop(key, None)
+    return board
 
 
 def render_json(db: str = "argos") -> str:

@@ -94,7 +94,11 @@ def requirement_errors(panel: Panel) -> list[str]:
     """Reasons the declared columns cannot feed the panel's visual type (empty when they can)."""
     times, numbers, strings = panel.names(Kind.TIME), panel.names(Kind.NUMBER), panel.names(Kind.STRING)
     needs: dict[Viz, list[tuple[bool, str]]] = {
-        Viz.STAT: [(bool(numbers), "a stat needs at least one number")],
+        Viz.STAT: [
+            (bool(numbers), "a stat needs at least one number"),
+            (not strings or not any(panel.column(n).label for n in numbers),
+             "a stat with a name column titles values '<name> <column>'; a label would drop the name"),
+        ],
         Viz.CANDLESTICK: [
             (times[:1] == ["time"], "a candlestick needs a time column named time"),
             ({"open", "high", "low", "close", "volume"} <= set(numbers), "a candlestick needs OHLC and volume"),
@@ -103,10 +107,15 @@ def requirement_errors(panel: Panel) -> list[str]:
             (len(times) == 1, "a time series needs exactly one time column"),
             (bool(numbers), "a time series needs at least one number"),
             (not strings or panel.time_series_format, "a string column needs the time-series (long) format"),
+            (not panel.time_series_format or (numbers == ["Value"] and not panel.column("Value").label),
+             "a long time series has one number column named Value, unlabelled, so each series is named by "
+             "its labels"),
         ],
         Viz.BUBBLES: [
             (bool(times or numbers), "an XY chart needs an x column"),
             ({"buy", "sell", "size"} <= set(numbers), "the whale radar needs y columns buy/sell and size"),
+            (not titles_share_word([panel.column(n).title for n in ("buy", "sell") if n in numbers]),
+             "the y series' titles share a word, which the xychart legend strips"),
         ],
         Viz.TABLE: [(bool(panel.columns), "a table needs columns")],
         Viz.PROFILE: [
@@ -115,3 +124,11 @@ def requirement_errors(panel: Panel) -> list[str]:
         ],
     }
     return [message for ok, message in needs[panel.viz] if not ok]
+
+
+def titles_share_word(titles: list[str]) -> bool:
+    """Whether all titles start or end with the same word (Grafana's xychart legend drops such words)."""
+    words = [t.split() for t in titles]
+    if len(words) < 2:
+        return False
+    return len({w[0] for w in words}) == 1 or len({w[-1] for w in words}) == 1

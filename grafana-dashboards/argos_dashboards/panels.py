@@ -55,16 +55,18 @@ LAST_PRICE = Panel(
     sql=f"""
 SELECT
     c.symbol                             AS symbol,
-    toFloat64(argMaxMerge(c.close))      AS price,
-    (price / toFloat64(argMinMerge(c.open)) - 1) * 100 AS change_pct
+    toFloat64(argMaxMerge(c.close))      AS Price,
+    (Price / toFloat64(argMinMerge(c.open)) - 1) * 100 AS Change
 FROM {{db}}.candles_1m AS c
 WHERE {_SYMBOLS} AND $__timeFilter(minute)
 GROUP BY c.symbol
 ORDER BY c.symbol""",
+    # Grafana titles each value "<symbol> <column>" (a stat's row name); a display name would replace the
+    # whole title and drop the symbol, so the columns carry their shown names.
     columns=(
         Column("symbol", S),
-        Column("price", N, "Price"),
-        Column("change_pct", N, "Change", style="percent", unit="percent"),
+        Column("Price", N),
+        Column("Change", N, style="percent", unit="percent"),
     ),
     width=14,
     height=5,
@@ -74,7 +76,8 @@ FRESHNESS = Panel(
     key="freshness",
     title="Data freshness",
     description="Seconds since the newest trade happened at the exchange and since the newest row "
-    "reached ClickHouse. Growing numbers mean the pipeline has stalled.",
+    "reached ClickHouse. Growing numbers mean the pipeline has stalled; they keep growing when the stall "
+    "is longer than the time range.",
     viz=Viz.STAT,
     scope=Scope.OVERVIEW,
     sql="""
@@ -82,7 +85,7 @@ SELECT
     dateDiff('millisecond', max(trade_time), now64(3)) / 1000  AS since_trade,
     dateDiff('millisecond', max(insert_time), now64(3)) / 1000 AS since_insert
 FROM {db}.trades
-WHERE $__timeFilter(trade_time)
+WHERE trade_time >= (SELECT max(minute) FROM {db}.candles_1m WHERE minute <= $__toTime)
 HAVING count() > 0""",
     columns=(Column("since_trade", N, "Last trade"), Column("since_insert", N, "Last insert")),
     width=5,
@@ -100,7 +103,7 @@ DEAD_LETTERS = Panel(
     sql="""
 SELECT count() AS dead_letters, uniqExact(reason) AS reasons
 FROM {db}.dead_letters
-WHERE $__timeFilter(process_time)""",
+WHERE $__timeFilter_ms(process_time)""",
     columns=(Column("dead_letters", N, "Rejected"), Column("reasons", N, "Reasons")),
     width=5,
     height=5,
@@ -108,9 +111,10 @@ WHERE $__timeFilter(process_time)""",
 
 CANDLES = Panel(
     key="candles",
-    title="${symbol} · 1-minute candles",
+    title="${symbol} · candles",
     description="OHLCV from the candles_1m materialized view (argMin/argMax by exchange time and trade "
-    "id, so open and close are exact); volume underneath.",
+    "id, so open and close are exact); volume underneath. One candle per minute up to about 7 hours of "
+    "range; longer ranges merge minutes into wider candles (at most 300 per panel).",
     viz=Viz.CANDLESTICK,
     scope=Scope.SYMBOL,
     sql=f"""
@@ -186,10 +190,10 @@ FROM
                 min(toInt64(price * 100000000))                     AS lo,
                 max(toInt64(price * 100000000)) - lo                AS span
             FROM {{db}}.trades
-            WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+            WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
         ) AS b
         WHERE t.symbol IN (${{symbol:singlequote}}) AND t.market IN (${{market:singlequote}})
-          AND $__timeFilter(t.trade_time)
+          AND $__timeFilter_ms(t.trade_time)
     )
     WHERE arraySum(vols) > 0
 )
@@ -310,12 +314,13 @@ SELECT
     toFloat64(w.quote)                                    AS quote,
     log10(toFloat64(w.quote))                             AS size
 FROM {{db}}.whales AS w
-WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time""",
     columns=(
         Column("time", T),
-        Column("buy", N, "Whale buy", color=BUY),
-        Column("sell", N, "Whale sell", color=SELL),
+        # Series names share no word: xychart's legend strips words common to all of them.
+        Column("buy", N, "Buy", color=BUY),
+        Column("sell", N, "Sell", color=SELL),
         Column("quote", N, "Quote value", unit="currencyUSD"),
         Column("size", N, "log10 quote"),
     ),
@@ -338,7 +343,7 @@ SELECT
     toFloat64(w.qty)           AS qty,
     toFloat64(w.quote)         AS quote
 FROM {{db}}.whales AS w
-WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time DESC, w.trade_id DESC
 LIMIT 50""",
     columns=(
@@ -363,12 +368,15 @@ TRADES_PER_SECOND = Panel(
 SELECT
     $__timeInterval(trade_time)           AS time,
     symbol,
-    count() / $__interval_s               AS trades_per_s
+    count() / $__interval_s               AS Value
 FROM {{db}}.trades
-WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
 GROUP BY time, symbol
 ORDER BY time, symbol""",
-    columns=(Column("time", T), Column("symbol", S), Column("trades_per_s", N, "trades/s", style="area", stack=True)),
+    # Time-series format: the plugin turns the rows wide, one "Value" field per symbol labelled with it, and
+    # Grafana names a labelled field called Value by its label alone ("BTCUSDT"). A display name would
+    # name every symbol's series the same.
+    columns=(Column("time", T), Column("symbol", S), Column("Value", N, style="area", stack=True)),
     width=12,
     height=7,
     time_series_format=True,
@@ -389,7 +397,7 @@ SELECT
     avg(dateDiff('microsecond', process_time, insert_time)) / 1000       AS spark_to_clickhouse,
     quantile(0.95)(dateDiff('microsecond', trade_time, insert_time)) / 1000 AS end_to_end_p95
 FROM {{db}}.trades
-WHERE {_SYMBOLS} AND $__timeFilter(trade_time)
+WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
 GROUP BY time
 ORDER BY time""",
     columns=(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from argos_dashboards.data import run_panel
 from argos_dashboards.panels import (
     CANDLES,
     CVD,
+    FRESHNESS,
     LAST_PRICE,
     LATENCY,
     ORDER_FLOW,
@@ -117,8 +120,8 @@ def test_last_price_and_change(query, market) -> None:
     for symbol in SYMBOLS:
         t = trades_of(market, symbol)
         first, last = t.price.iloc[0], t.price.iloc[-1]
-        close([got.loc[symbol, "price"]], [last])
-        close([got.loc[symbol, "change_pct"]], [(last / first - 1) * 100])
+        close([got.loc[symbol, "Price"]], [last])
+        close([got.loc[symbol, "Change"]], [(last / first - 1) * 100])
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
@@ -137,7 +140,7 @@ def test_trades_per_second_counts_every_trade(query, market) -> None:
     got = run_panel(query, TRADES_PER_SECOND, market.selection())
     interval = market.selection().window(TRADES_PER_SECOND).interval_s
     expected = sum(len(trades_of(market, s)) for s in SYMBOLS)
-    assert round((got["trades_per_s"] * interval).sum()) == expected
+    assert round((got["Value"] * interval).sum()) == expected
 
 
 def test_latency_stages_are_mean_milliseconds(query, market) -> None:
@@ -155,3 +158,15 @@ def test_latency_stages_are_mean_milliseconds(query, market) -> None:
         expected = ((t[b] - t[a]).dt.total_seconds() * 1000).groupby(bucket).mean()
         close(got[name], expected)
     assert (got["end_to_end_p95"] > got[list(stages)].sum(axis=1) * 0.5).all()
+
+
+def test_freshness_keeps_growing_when_the_stall_outlasts_the_range(query, market) -> None:
+    """A range after the newest trade still shows how long ago it was, instead of nothing."""
+    later = market.selection()
+    later = type(later)(later.db, market.end + timedelta(hours=2), market.end + timedelta(hours=3), later.variables)
+    got = run_panel(query, FRESHNESS, later)
+    newest = market.trades.trade_time.max().to_pydatetime()
+    age = (datetime.now(UTC) - newest).total_seconds()
+    assert len(got) == 1
+    assert age - 5 <= got["since_trade"].iloc[0] <= age + 5
+    assert got["since_insert"].iloc[0] >= 0

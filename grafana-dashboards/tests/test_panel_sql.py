@@ -61,6 +61,17 @@ def test_variables_list_the_fixture(query, market) -> None:
     assert variable_values(query, by_name["market"], db, market.start, market.end) == ["spot"]
 
 
+def test_datetime64_columns_are_filtered_to_the_millisecond(client, market) -> None:
+    """$__timeFilter compares with whole seconds (toDateTime); DateTime64 columns take $__timeFilter_ms."""
+    db = market.selection().db
+    precise = {name for (name,) in client.query(
+        f"SELECT DISTINCT name FROM system.columns WHERE database = '{db}' AND type LIKE 'DateTime64%'").result_rows}
+    assert "trade_time" in precise
+    for panel in PANELS:
+        for column in re.findall(r"\$__timeFilter\(\s*(?:\w+\.)?(\w+)\s*\)", panel.sql):
+            assert column not in precise, f"{panel.key}: $__timeFilter({column}) on a DateTime64 column"
+
+
 def test_market_queries_read_the_materialized_views() -> None:
     """Only the volume profile, trades/s, latency and freshness may scan raw trades."""
     raw = {p.key for p in PANELS if ".trades" in p.sql}
