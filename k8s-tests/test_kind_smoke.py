@@ -1,13 +1,18 @@
 """End-to-end smoke test of the Kubernetes deployment on a kind cluster.
 
 Creates a cluster from k8s-tests/kind-config.yaml, builds and loads both images, installs the platform
-and the chart (charts/platform/install.sh, dev profile), waits for every component, then checks:
-trades arrive in ClickHouse; the SparkApplication is RUNNING; Grafana lists the Argos dashboards and its
-ClickHouse datasource is healthy; deleting the Spark driver pod -> the job resumes from its PVC checkpoint
-with 0 duplicated trade ids. Tears the cluster down at the end (KEEP_CLUSTER=1 keeps it).
+and the chart (charts/platform/install.sh, dev profile with NetworkPolicies on, release "smoke" so that no
+name may assume "argos"), waits for every component, then checks: trades arrive in ClickHouse; the
+SparkApplication is RUNNING; Grafana shows the Argos dashboards in the folder "Argos", its ClickHouse
+datasource is healthy and a panel's own SQL returns rows through /api/ds/query; deleting the Spark driver pod
+-> the job resumes from its PVC checkpoint with 0 duplicated trade ids. Tears the cluster down at the end
+(KEEP_CLUSTER=1 keeps it). Object names are found by their labels, never spelled.
 
 Needs docker (a running engine), kind, kubectl and helm on PATH; skips with one line otherwise
-(fails instead when ARGOS_REQUIRE_KIND=1, as in CI). KIND_CLUSTER=name reuses an existing cluster.
+(fails instead when ARGOS_REQUIRE_KIND=1, as in CI). KIND_CLUSTER=name reuses an existing cluster;
+ARGOS_RELEASE, SMOKE_NETWORK_POLICIES=0 change the release name and turn the policies off.
+The cluster fixture (image builds, kind load, four --wait installs) runs inside the first test, so every
+test of this module gets a timeout that covers it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,8 +37,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = os.environ.get("KIND_CLUSTER", "argos-smoke")
 NAMESPACE = "argos"
-RELEASE = "argos"
+RELEASE = os.environ.get("ARGOS_RELEASE", "smoke")
 TAG = "smoke"
+NETWORK_POLICIES = os.environ.get("SMOKE_NETWORK_POLICIES", "1") != "0"
 
 
 def _missing_prerequisite() -> str | None:
@@ -53,7 +60,8 @@ if _why:
     pytest.skip(f"kind smoke test skipped: {_why}", allow_module_level=True)
 
 kubernetes = pytest.importorskip("kubernetes", reason="kind smoke test skipped: the kubernetes client is missing")
-pytestmark = [pytest.mark.kind, pytest.mark.slow]
+# The first test also runs the cluster fixture (~20-30 min on a GitHub runner).
+pytestmark = [pytest.mark.kind, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def sh(*cmd: str, env: dict[str, str] | None = None, timeout: float = 1800) -> str:
@@ -87,25 +95,58 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def port_forward(target: str, port: int) -> Iterator[str]:
-    local = free_port()
-    proc = subprocess.Popen(
-        ["kubectl", "-n", NAMESPACE, "port-forward", target, f"{local}:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class PortForward:
+    """`kubectl port-forward` that is restarted whenever it died (a pod restart ends a forward)."""
+
+    def __init__(self, target: str, port: int) -> None:
+        self.target, self.port, self.local = target, port, free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base(self) -> str:
+        self.ensure()
+        return f"http://127.0.0.1:{self.local}"
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.proc = subprocess.Popen(
+            ["kubectl", "-n", NAMESPACE, "port-forward", self.target, f"{self.local}:{self.port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(
-            f"port-forward to {target}",
-            lambda: socket.create_connection(("127.0.0.1", local), 1).close() or True,
+            f"port-forward to {self.target}",
+            lambda: socket.create_connection(("127.0.0.1", self.local), 1).close() or True,
             timeout=60,
             every=1,
         )
-        yield f"http://127.0.0.1:{local}"
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@contextmanager
+def port_forward(target: str, port: int) -> Iterator[PortForward]:
+    forward = PortForward(target, port)
+    try:
+        forward.ensure()
+        yield forward
     finally:
-        proc.terminate()
-        proc.wait(10)
+        forward.close()
+
+
+def by_labels(api: Any, kind: str, component: str) -> str:
+    """Name of this release's object of a component (Service or Secret): found by labels, never spelled."""
+    core = api.CoreV1Api()
+    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}"
+    items = (core.list_namespaced_service if kind == "svc" else core.list_namespaced_secret)(
+        NAMESPACE, label_selector=selector
+    ).items
+    assert len(items) == 1, f"{len(items)} {kind} with {selector}"
+    return items[0].metadata.name
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +161,9 @@ def cluster() -> Iterator[None]:
             sh("kind", "load", "docker-image", "--name", CLUSTER, f"{image}:{TAG}")
         sh(
             "charts/platform/install.sh",
-            "--set",
-            f"images.ingest.tag={TAG}",
-            "--set",
-            f"images.spark.tag={TAG}",
+            *("--set", "images.ingest.repository=argos-ingest", "--set", f"images.ingest.tag={TAG}"),
+            *("--set", "images.spark.repository=argos-spark", "--set", f"images.spark.tag={TAG}"),
+            *("--set", f"networkPolicy.enabled={str(NETWORK_POLICIES).lower()}"),
             env={"NAMESPACE": NAMESPACE, "PROFILE": "dev", "RELEASE": RELEASE, "TIMEOUT": "20m"},
         )
         kubernetes.config.load_kube_config(context=f"kind-{CLUSTER}")
@@ -138,36 +178,50 @@ def api(cluster: None) -> Any:
     return kubernetes.client
 
 
-def custom(api: Any, group: str, version: str, plural: str, name: str) -> dict:
-    return api.CustomObjectsApi().get_namespaced_custom_object(group, version, NAMESPACE, plural, name)
-
-
 def secret_value(api: Any, name: str, key: str) -> str:
     data = api.CoreV1Api().read_namespaced_secret(name, NAMESPACE).data
     return base64.b64decode(data[key]).decode()
 
 
-def clickhouse(api: Any, base: str, sql: str) -> str:
-    password = secret_value(api, f"{RELEASE}-clickhouse", "password")
+def clickhouse(api: Any, forward: PortForward, sql: str) -> str:
+    password = secret_value(api, by_labels(api, "secret", "clickhouse"), "password")
     req = urllib.request.Request(
-        f"{base}/?{urllib.parse.urlencode({'query': sql})}",
+        f"{forward.base}/?{urllib.parse.urlencode({'query': sql})}",
         headers={"X-ClickHouse-User": "argos", "X-ClickHouse-Key": password},
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.read().decode().strip()
 
 
-def grafana(api: Any, base: str, path: str) -> Any:
+def grafana(api: Any, forward: PortForward, path: str, body: dict | None = None) -> Any:
     user = secret_value(api, "grafana", "admin-user")
     password = secret_value(api, "grafana", "admin-password")
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    req = urllib.request.Request(base + path, headers={"Authorization": f"Basic {token}"})
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(forward.base + path, data=data, headers=headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
 
+def panel_sql(title: str) -> str:
+    """The rawSql of one panel of grafana-dashboards/argos.json (the SQL Grafana runs for it)."""
+    dashboard = json.loads((ROOT / "grafana-dashboards" / "argos.json").read_text())
+    for panel in dashboard["panels"]:
+        if panel.get("title") == title:
+            sql = panel["targets"][0]["rawSql"]
+            assert not re.search(r"\$\{|\$(?!__)\w", sql), f"panel {title!r} uses dashboard variables"
+            return sql
+    raise AssertionError(f"no panel {title!r}")
+
+
 def spark_state(api: Any) -> str:
-    app = custom(api, "sparkoperator.k8s.io", "v1beta2", "sparkapplications", f"{RELEASE}-spark")
+    apps = api.CustomObjectsApi().list_namespaced_custom_object(
+        "sparkoperator.k8s.io", "v1beta2", NAMESPACE, "sparkapplications",
+        label_selector=f"app.kubernetes.io/instance={RELEASE}",
+    )["items"]  # fmt: skip
+    assert len(apps) == 1, [a["metadata"]["name"] for a in apps]
+    app = apps[0]
     return (app.get("status") or {}).get("applicationState", {}).get("state", "")
 
 
@@ -177,60 +231,85 @@ def driver_pod(api: Any) -> Any:
     return running[0] if running else None
 
 
+def listed(api: Any, group: str, version: str, plural: str) -> dict:
+    """This release's one custom object of a kind (found by its instance label)."""
+    items = api.CustomObjectsApi().list_namespaced_custom_object(
+        group, version, NAMESPACE, plural, label_selector=f"app.kubernetes.io/instance={RELEASE}"
+    )["items"]
+    assert len(items) == 1, [i["metadata"]["name"] for i in items]
+    return items[0]
+
+
+def deployment_available(api: Any, selector: str) -> bool:
+    items = api.AppsV1Api().list_namespaced_deployment(NAMESPACE, label_selector=selector).items
+    return bool(items) and all((d.status.available_replicas or 0) >= 1 for d in items)
+
+
 def test_components_become_ready(api: Any) -> None:
     def kafka_ready() -> bool:
-        conditions = custom(api, "kafka.strimzi.io", "v1", "kafkas", RELEASE).get("status", {}).get("conditions", [])
+        conditions = listed(api, "kafka.strimzi.io", "v1", "kafkas").get("status", {}).get("conditions", [])
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     wait_for("Kafka Ready", kafka_ready)
     wait_for(
         "ClickHouseInstallation Completed",
-        lambda: (
-            custom(api, "clickhouse.altinity.com", "v1", "clickhouseinstallations", RELEASE)
-            .get("status", {})
-            .get("status")
-            == "Completed"
-        ),
+        lambda: listed(api, "clickhouse.altinity.com", "v1", "clickhouseinstallations").get("status", {}).get("status")
+        == "Completed",
     )
     wait_for(
         "ingest available",
-        lambda: (
-            (api.AppsV1Api().read_namespaced_deployment(f"{RELEASE}-ingest", NAMESPACE).status.available_replicas or 0)
-            >= 1
-        ),
+        lambda: deployment_available(api, f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=ingest"),
     )
-    wait_for(
-        "Grafana available",
-        lambda: (api.AppsV1Api().read_namespaced_deployment("grafana", NAMESPACE).status.available_replicas or 0) >= 1,
-    )
+    wait_for("Grafana available", lambda: deployment_available(api, "app.kubernetes.io/name=grafana"))
     assert wait_for("SparkApplication RUNNING", lambda: spark_state(api) == "RUNNING")
 
 
 def test_trades_arrive_in_clickhouse(api: Any) -> None:
-    with port_forward(f"svc/clickhouse-{RELEASE}", 8123) as ch:
+    with port_forward(f"svc/{by_labels(api, 'svc', 'clickhouse')}", 8123) as ch:
         count = wait_for("trades in ClickHouse", lambda: int(clickhouse(api, ch, "SELECT count() FROM argos.trades")))
     assert count > 0
 
 
-def test_grafana_dashboards_and_datasource(api: Any) -> None:
+def test_grafana_dashboards_datasource_and_a_panel_query(api: Any) -> None:
     expected = {json.loads(p.read_text())["uid"] for p in (ROOT / "grafana-dashboards").glob("*.json")}
     with port_forward("svc/grafana", 80) as gf:
         found = wait_for(
             "Argos dashboards in Grafana",
-            lambda: expected <= {d["uid"] for d in grafana(api, gf, "/api/search?type=dash-db")} and expected,
+            lambda: [d for d in grafana(api, gf, "/api/search?type=dash-db") if d["uid"] in expected],
             timeout=300,
         )
-        assert found
+        assert {d["uid"] for d in found} == expected
+        assert {d.get("folderTitle") for d in found} == {"Argos"}, found
         health = wait_for(
             "datasource health", lambda: grafana(api, gf, "/api/datasources/uid/argos-clickhouse/health"), timeout=300
         )
-    assert health.get("status") == "OK", health
+        assert health.get("status") == "OK", health
+        # One panel's own SQL through Grafana's query API: the datasource, its password and the network path.
+        query = {
+            "from": "now-1h",
+            "to": "now",
+            "queries": [
+                {
+                    "refId": "A",
+                    "datasource": {"uid": "argos-clickhouse", "type": "grafana-clickhouse-datasource"},
+                    "rawSql": panel_sql("Data freshness"),
+                    "format": 1,
+                    "queryType": "sql",
+                    "editorType": "sql",
+                }
+            ],
+        }
+        result = wait_for("panel query rows", lambda: grafana(api, gf, "/api/ds/query", query), timeout=300)
+    frame = result["results"]["A"]["frames"][0]
+    columns = {f["name"]: values for f, values in zip(frame["schema"]["fields"], frame["data"]["values"], strict=True)}
+    assert columns["since_trade"] and columns["since_trade"][0] is not None, columns
+    assert 0 <= columns["since_trade"][0] < 600, columns
 
 
 def test_driver_restart_resumes_from_checkpoint_without_duplicates(api: Any) -> None:
     assert wait_for("SparkApplication RUNNING", lambda: spark_state(api) == "RUNNING")
     old = wait_for("a running driver pod", lambda: driver_pod(api))
-    with port_forward(f"svc/clickhouse-{RELEASE}", 8123) as ch:
+    with port_forward(f"svc/{by_labels(api, 'svc', 'clickhouse')}", 8123) as ch:
         before = int(clickhouse(api, ch, "SELECT count() FROM argos.trades"))
         api.CoreV1Api().delete_namespaced_pod(old.metadata.name, NAMESPACE)
         wait_for("a new driver pod", lambda: (p := driver_pod(api)) is not None and p.metadata.uid != old.metadata.uid)

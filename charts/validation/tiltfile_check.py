@@ -40,6 +40,7 @@ def main(argv: list[str]) -> int:
         for name in TILT_BUILTINS
     )
     stubs += "def read_file(path):\n    return FILES[path]\n"
+    stubs += "def local(cmd, quiet=False):\n    calls.append(('local', cmd))\n    return 'stub-output'\n"
     env_file = "charts/platform/versions.env"
     vm = starlark_go.Starlark(globals={"FILES": {env_file: (path.parent / env_file).read_text()}})
     try:

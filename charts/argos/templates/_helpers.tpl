@@ -47,22 +47,28 @@ app.kubernetes.io/part-of: argos
 {{- end }}
 {{- end }}
 
-{{/* "repository:tag" of one of .Values.images; refuses a floating tag. */}}
+{{/* "repository:tag" of one of .Values.images (tag default: the chart's appVersion); refuses a floating tag. */}}
 {{- define "argos.image" -}}
 {{- $img := index .root.Values.images .image }}
-{{- if or (not $img.tag) (eq (toString $img.tag) "latest") }}
-{{- fail (printf "images.%s.tag must be a pinned version, not %q" .image (toString $img.tag)) }}
+{{- $tag := toString (default .root.Chart.AppVersion $img.tag) }}
+{{- if or (not $tag) (eq $tag "latest") }}
+{{- fail (printf "images.%s.tag must be a pinned version, not %q" .image $tag) }}
 {{- end }}
-{{- printf "%s:%s" $img.repository (toString $img.tag) }}
+{{- printf "%s:%s" $img.repository $tag }}
 {{- end }}
 
 {{/* Object names of the operator-managed parts (also used to derive service addresses). */}}
 {{- define "argos.kafkaName" -}}{{ include "argos.fullname" . }}{{- end }}
 {{- define "argos.chiName" -}}{{ include "argos.fullname" . | replace "-" "" | trunc 15 }}{{- end }}
 {{- define "argos.chkName" -}}{{ include "argos.chiName" . }}-keeper{{- end }}
+{{/* Our own Service in front of the ClickHouse pods: one name per release, whatever the CHI is called. */}}
+{{- define "argos.clickhouseService" -}}{{ include "argos.component" (dict "root" . "component" "clickhouse") }}{{- end }}
 
 {{/* Kafka bootstrap address the workloads use. */}}
 {{- define "argos.kafkaBootstrap" -}}
+{{- if not (has .Values.kafka.external.securityProtocol (list "PLAINTEXT" "SSL")) }}
+{{- fail (printf "kafka.external.securityProtocol %q: only PLAINTEXT or SSL (Argos has no SASL mechanism/credential settings yet)" .Values.kafka.external.securityProtocol) }}
+{{- end }}
 {{- if eq .Values.kafka.mode "external" }}
 {{- required "kafka.external.bootstrap is required when kafka.mode=external" .Values.kafka.external.bootstrap }}
 {{- else }}
@@ -75,7 +81,7 @@ app.kubernetes.io/part-of: argos
 {{- if eq .Values.clickhouse.mode "external" }}
 {{- required "clickhouse.external.url is required when clickhouse.mode=external" .Values.clickhouse.external.url }}
 {{- else }}
-{{- printf "http://clickhouse-%s:8123" (include "argos.chiName" .) }}
+{{- printf "http://%s:8123" (include "argos.clickhouseService" .) }}
 {{- end }}
 {{- end }}
 
@@ -103,7 +109,7 @@ app.kubernetes.io/part-of: argos
 {{- default (include "argos.component" (dict "root" . "component" "clickhouse")) .Values.clickhouse.auth.existingSecret }}
 {{- end }}
 
-{{/* Environment shared by every Argos process: the ARGOS_* settings (see ingest/argos/settings.py). */}}
+{{/* Environment shared by every Argos process: the ARGOS_* settings (see argos/settings.py). */}}
 {{- define "argos.settingsEnv" -}}
 - name: ARGOS_KAFKA__BOOTSTRAP
   value: {{ include "argos.kafkaBootstrap" . | quote }}
@@ -149,9 +155,43 @@ fsGroup: 185
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+{{/* Selector of the pods that may reach ClickHouse / the Kafka listener: this release's pods of these components. */}}
+{{- define "argos.peerSelector" -}}
+matchLabels:
+  app.kubernetes.io/name: {{ include "argos.name" .root }}
+  app.kubernetes.io/instance: {{ .root.Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/component
+    operator: In
+    values: {{ toJson .components }}
+{{- end }}
+
 {{- define "argos.sparkContainerSecurityContext" -}}
 runAsNonRoot: true
 allowPrivilegeEscalation: false
 capabilities:
   drop: [ALL]
+{{- end }}
+
+{{/* Pod anti-affinity on one hostname per pod of a component: argos.antiAffinity (dict "root" $ "component" "clickhouse" "mode" "preferred") */}}
+{{- define "argos.antiAffinity" -}}
+{{- if not (has .mode (list "preferred" "required")) }}
+{{- fail (printf "antiAffinity for %s must be preferred or required, not %q" .component .mode) }}
+{{- end }}
+podAntiAffinity:
+  {{- if eq .mode "required" }}
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: kubernetes.io/hostname
+      labelSelector:
+        matchLabels:
+          {{- include "argos.selectorLabels" . | nindent 10 }}
+  {{- else }}
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "argos.selectorLabels" . | nindent 12 }}
+  {{- end }}
 {{- end }}
