@@ -212,7 +212,7 @@ def _mount_bench() -> None:
         def bench() -> None:
             """Benchmarks (from a source checkout only)."""
             console.print("[red]The benchmark suite ships with the source, not the wheel.[/red] "
-                          "Fix: in a checkout, pip install -e '.[bench]'")
+                          "Fix: in a checkout, pip install -e '.\\[bench]'", soft_wrap=True)
             raise typer.Exit(2)
 
     app.command()(bench)

@@ -26,7 +26,8 @@ def requires(extra: str, command: str) -> Iterator[None]:
     except ModuleNotFoundError as exc:
         console.print(
             f"[red]`argos {command}` needs the '{extra}' extra ({exc.name} is not installed).[/red] "
-            f"Fix: pip install 'argos-flow[{extra}]'"
+            f"Fix: pip install 'argos-flow\\[{extra}]'",
+            soft_wrap=True,
         )
         raise typer.Exit(2) from None
 

@@ -8,39 +8,23 @@ All numbers leave ClickHouse as Float64 so Grafana and plotly need no Decimal ha
 
 from __future__ import annotations
 
-from argos_dashboards.model import Column, Kind, Panel, Scope, Variable, Viz
-
-# Traders' colours (the usual exchange palette): taker buys green, taker sells red.
-BUY = "#26a69a"
-SELL = "#ef5350"
-GOLD = "#f0b90b"
-BLUE = "#42a5f5"
-ORANGE = "#ff9800"
-GREY = "#5c6370"
-TEXT = "#eaecef"
-PURPLE = "#ab47bc"
-
-DATASOURCE_TYPE = "grafana-clickhouse-datasource"
-DATASOURCE_UID = "argos-clickhouse"
-PROFILE_LEVELS = 40
-VALUE_AREA_SHARE = 0.7
-
-# The variables' filter, shared by every panel that reads market data.
-_SYMBOLS = "symbol IN (${symbol:singlequote}) AND market IN (${market:singlequote})"
-
-VARIABLES = (
-    Variable(
-        "market",
-        "Market",
-        "SELECT DISTINCT market FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY market",
-        multi=False,
-    ),
-    Variable(
-        "symbol",
-        "Symbol",
-        "SELECT DISTINCT symbol FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY symbol",
-        multi=True,
-    ),
+from argos_dashboards.health_panels import DEAD_LETTERS, FRESHNESS, LATENCY, TRADES_PER_SECOND
+from argos_dashboards.model import Column, Kind, Panel, Scope, Viz
+from argos_dashboards.shared import (  # noqa: F401  (re-exported: one place to import panel facts from)
+    BLUE,
+    BUY,
+    DATASOURCE_TYPE,
+    DATASOURCE_UID,
+    GOLD,
+    GREY,
+    ORANGE,
+    PROFILE_LEVELS,
+    PURPLE,
+    SELL,
+    SYMBOL_FILTER,
+    TEXT,
+    VALUE_AREA_SHARE,
+    VARIABLES,
 )
 
 T, N, S = Kind.TIME, Kind.NUMBER, Kind.STRING
@@ -58,7 +42,7 @@ SELECT
     toFloat64(argMaxMerge(c.close))      AS Price,
     (Price / toFloat64(argMinMerge(c.open)) - 1) * 100 AS Change
 FROM {{db}}.candles_1m AS c
-WHERE {_SYMBOLS} AND $__timeFilter(minute)
+WHERE {SYMBOL_FILTER} AND $__timeFilter(minute)
 GROUP BY c.symbol
 ORDER BY c.symbol""",
     # Grafana titles each value "<symbol> <column>" (a stat's row name); a display name would replace the
@@ -69,43 +53,6 @@ ORDER BY c.symbol""",
         Column("Change", N, style="percent", unit="percent"),
     ),
     width=14,
-    height=5,
-)
-
-FRESHNESS = Panel(
-    key="freshness",
-    title="Data freshness",
-    description="Seconds since the newest trade happened at the exchange and since the newest row "
-    "reached ClickHouse. Growing numbers mean the pipeline has stalled; they keep growing when the stall "
-    "is longer than the time range.",
-    viz=Viz.STAT,
-    scope=Scope.OVERVIEW,
-    sql="""
-SELECT
-    dateDiff('millisecond', max(trade_time), now64(3)) / 1000  AS since_trade,
-    dateDiff('millisecond', max(insert_time), now64(3)) / 1000 AS since_insert
-FROM {db}.trades
-WHERE trade_time >= (SELECT max(minute) FROM {db}.candles_1m WHERE minute <= $__toTime)
-HAVING count() > 0""",
-    columns=(Column("since_trade", N, "Last trade"), Column("since_insert", N, "Last insert")),
-    width=5,
-    height=5,
-    unit="s",
-)
-
-DEAD_LETTERS = Panel(
-    key="dead_letters",
-    title="Dead letters",
-    description="Messages the ETL rejected in the time range (malformed JSON, impossible values); "
-    "each keeps its raw payload and reason in the dead_letters table.",
-    viz=Viz.STAT,
-    scope=Scope.OVERVIEW,
-    sql="""
-SELECT count() AS dead_letters, uniqExact(reason) AS reasons
-FROM {db}.dead_letters
-WHERE $__timeFilter_ms(process_time)""",
-    columns=(Column("dead_letters", N, "Rejected"), Column("reasons", N, "Reasons")),
-    width=5,
     height=5,
 )
 
@@ -126,7 +73,7 @@ SELECT
     toFloat64(argMaxMerge(c.close))       AS close,
     toFloat64(sum(c.volume))              AS volume
 FROM {{db}}.candles_1m AS c
-WHERE {_SYMBOLS} AND $__timeFilter(minute)
+WHERE {SYMBOL_FILTER} AND $__timeFilter(minute)
 GROUP BY time
 ORDER BY time""",
     columns=(
@@ -190,7 +137,7 @@ FROM
                 min(toInt64(price * 100000000))                     AS lo,
                 max(toInt64(price * 100000000)) - lo                AS span
             FROM {{db}}.trades
-            WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
+            WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
         ) AS b
         WHERE t.symbol IN (${{symbol:singlequote}}) AND t.market IN (${{market:singlequote}})
           AND $__timeFilter_ms(t.trade_time)
@@ -229,7 +176,7 @@ FROM
         toFloat64(sum(c.quote_volume))     AS quote,
         toFloat64(sum(c.volume))           AS volume
     FROM {{db}}.candles_1m AS c
-    WHERE {_SYMBOLS} AND $__timeFilter(minute)
+    WHERE {SYMBOL_FILTER} AND $__timeFilter(minute)
     GROUP BY time
 )
 WINDOW w AS (ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
@@ -258,7 +205,7 @@ SELECT
     -toFloat64(sum(f.sell_volume))         AS taker_sell,
     taker_buy + taker_sell                 AS delta
 FROM {{db}}.flow_1m AS f
-WHERE {_SYMBOLS} AND $__timeFilter(minute)
+WHERE {SYMBOL_FILTER} AND $__timeFilter(minute)
 GROUP BY time
 ORDER BY time""",
     columns=(
@@ -289,7 +236,7 @@ FROM
         $__timeInterval(f.minute)                                      AS time,
         toFloat64(sum(f.buy_volume)) - toFloat64(sum(f.sell_volume))   AS delta
     FROM {{db}}.flow_1m AS f
-    WHERE {_SYMBOLS} AND $__timeFilter(minute)
+    WHERE {SYMBOL_FILTER} AND $__timeFilter(minute)
     GROUP BY time
 )
 ORDER BY time""",
@@ -314,7 +261,7 @@ SELECT
     toFloat64(w.quote)                                    AS quote,
     log10(toFloat64(w.quote))                             AS size
 FROM {{db}}.whales AS w
-WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
+WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time""",
     columns=(
         Column("time", T),
@@ -343,7 +290,7 @@ SELECT
     toFloat64(w.qty)           AS qty,
     toFloat64(w.quote)         AS quote
 FROM {{db}}.whales AS w
-WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
+WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time DESC, w.trade_id DESC
 LIMIT 50""",
     columns=(
@@ -356,60 +303,6 @@ LIMIT 50""",
     ),
     width=8,
     height=9,
-)
-
-TRADES_PER_SECOND = Panel(
-    key="trades_per_second",
-    title="Trades per second",
-    description="Trades stored per second of exchange time, stacked by symbol.",
-    viz=Viz.TIMESERIES,
-    scope=Scope.PIPELINE,
-    sql=f"""
-SELECT
-    $__timeInterval(trade_time)           AS time,
-    symbol,
-    count() / $__interval_s               AS Value
-FROM {{db}}.trades
-WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
-GROUP BY time, symbol
-ORDER BY time, symbol""",
-    # Time-series format: the plugin turns the rows wide, one "Value" field per symbol labelled with it, and
-    # Grafana names a labelled field called Value by its label alone ("BTCUSDT"). A display name would
-    # name every symbol's series the same.
-    columns=(Column("time", T), Column("symbol", S), Column("Value", N, style="area", stack=True)),
-    width=12,
-    height=7,
-    time_series_format=True,
-)
-
-LATENCY = Panel(
-    key="latency",
-    title="Pipeline latency per stage",
-    description="Mean milliseconds spent in each stage, stacked (exchange → ingest → Spark → ClickHouse), "
-    "and the 95th percentile end to end.",
-    viz=Viz.TIMESERIES,
-    scope=Scope.PIPELINE,
-    sql=f"""
-SELECT
-    $__timeInterval(trade_time)                                          AS time,
-    avg(dateDiff('microsecond', trade_time, ingest_time)) / 1000         AS exchange_to_ingest,
-    avg(dateDiff('microsecond', ingest_time, process_time)) / 1000       AS ingest_to_spark,
-    avg(dateDiff('microsecond', process_time, insert_time)) / 1000       AS spark_to_clickhouse,
-    quantile(0.95)(dateDiff('microsecond', trade_time, insert_time)) / 1000 AS end_to_end_p95
-FROM {{db}}.trades
-WHERE {_SYMBOLS} AND $__timeFilter_ms(trade_time)
-GROUP BY time
-ORDER BY time""",
-    columns=(
-        Column("time", T),
-        Column("exchange_to_ingest", N, "exchange → ingest", color=PURPLE, style="area", stack=True),
-        Column("ingest_to_spark", N, "ingest → Spark", color=BLUE, style="area", stack=True),
-        Column("spark_to_clickhouse", N, "Spark → ClickHouse", color=GOLD, style="area", stack=True),
-        Column("end_to_end_p95", N, "end to end p95", color=SELL, style="line"),
-    ),
-    width=12,
-    height=7,
-    unit="ms",
 )
 
 PANELS: tuple[Panel, ...] = (

@@ -1,21 +1,17 @@
-"""The live connection loop: Binance streams in, an ordered, gap-free, duplicate-free record stream out.
+"""The live connection loop: a venue's streams in, an ordered, gap-free, duplicate-free record stream out.
 
-One combined-stream connection per market carries all symbols (split only past Binance's 1024 streams per
-connection). Around it:
+Venue-agnostic: it drives a :class:`~argos_ingest.venues.VenueMarket` (Binance today) and parses nothing
+itself. One connection per market carries all symbols (split past the venue's per-connection limit).
+Around it:
 
 * keep-alive: the ``websockets`` client answers every server ping with a pong echoing its payload
   automatically (the fake exchange counts them in tests), and pings the server itself every 20 s;
 * reconnect before ``settings.reconnect_after_seconds`` (Binance cuts at 24 h) and on ``serverShutdown``
   *make-before-break*: the new connection opens first, the old one keeps reading for ``overlap_seconds``;
 * on drops, reconnect with exponential backoff and jitter;
-* gap detection by consecutive id per (market, symbol) and REST backfill by ``fromId`` (spot
-  ``historicalTrades`` for ``@trade``, USD-M ``aggTrades`` for ``@aggTrade``), respecting 429 Retry-After;
-* de-duplication: an id at or below the last emitted one is dropped, so the reconnect overlap never comes
-  out twice. Memory per symbol is the last id plus a small window of ids a failed backfill left missing;
+* gap detection, REST backfill and de-duplication of the reconnect overlap: ``argos_ingest.sequencer``;
 * garbage frames come out as ``Reject`` records and the loop keeps running;
 * a subscribed stream that stays empty raises an alarm (USD-M's old ``/ws`` paths accept and stay silent).
-
-Only Binance is wired today, but nothing here parses a payload: ``argos_ingest.venues.binance`` does.
 """
 
 from __future__ import annotations
@@ -23,29 +19,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 
 from argos.contract import Record, Reject, Trade
 from argos.settings import IngestSettings
 from argos_ingest.metrics import IngestMetrics
-from argos_ingest.venues.binance import (
-    VENUE,
-    Binance,
-    Control,
-    MarketSpec,
-    parse_message,
-    parse_rest_agg_trade,
-    parse_rest_trade,
-)
+from argos_ingest.rest import backoff_delay, get_json_list
+from argos_ingest.sequencer import Sequencer
+from argos_ingest.venues import Control, VenueMarket, venue_markets
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +55,6 @@ class FeedTuning:
     missing_window: int = 10_000
     queue_size: int = 10_000
     max_frame_bytes: int = 2**20
-    microsecond_timestamps: bool = True  # spot supports timeUnit=MICROSECOND; USD-M does not
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: uniform in [½, 1] × min(maximum, initial × 2^attempt)."""
-    return min(maximum, initial * 2**attempt) * (0.5 + rng() / 2)
 
 
 class _Crash:
@@ -91,29 +73,19 @@ class _Connection:
     reader: asyncio.Task[str] | None = None
 
 
-class _SymbolIds:
-    """Last emitted id of one symbol, plus ids a failed backfill left missing (bounded)."""
-
-    __slots__ = ("last", "missing")
-
-    def __init__(self) -> None:
-        self.last: int | None = None
-        self.missing: set[int] = set()
-
-
 class MarketFeed:
     """The live loop of one market; :func:`live_trades` runs one per market into a shared queue."""
 
-    def __init__(self, settings: IngestSettings, spec: MarketSpec, out: asyncio.Queue[Record | _Crash],
+    def __init__(self, settings: IngestSettings, venue: VenueMarket, out: asyncio.Queue[Record | _Crash],
                  http: aiohttp.ClientSession, metrics: IngestMetrics, tuning: FeedTuning) -> None:
         self.settings = settings
-        self.spec = spec
-        self.market = spec.market
+        self.venue = venue
+        self.market = venue.market
         self.out = out
         self.http = http
         self.metrics = metrics
         self.tuning = tuning
-        self.ids: dict[str, _SymbolIds] = {}
+        self.sequencer = Sequencer(venue, self._emit, self._rest_get, metrics, tuning.missing_window)
         self.last_seen: dict[str, float] = {}
         self.alarmed: set[str] = set()
         self.connected_since: float | None = None
@@ -124,8 +96,8 @@ class MarketFeed:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        symbols = self.settings.symbols
-        chunks = [symbols[i : i + self.spec.max_streams] for i in range(0, len(symbols), self.spec.max_streams)]
+        symbols, per_connection = self.settings.symbols, self.venue.max_symbols_per_connection
+        chunks = [symbols[i : i + per_connection] for i in range(0, len(symbols), per_connection)]
         loops = [self._spawn(self._connection_loop(chunk)) for chunk in chunks]
         loops.append(self._spawn(self._watch_silence()))
         try:
@@ -146,12 +118,6 @@ class MarketFeed:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def url(self, symbols: Sequence[str]) -> str:
-        url = self.spec.combined_url(self.settings, symbols)
-        if self.tuning.microsecond_timestamps and self.market == "spot":
-            url += f"&{Binance.MICROSECOND_PARAM}"
-        return url
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -183,9 +149,11 @@ class MarketFeed:
                 await asyncio.sleep(delay)
 
     async def _open(self, symbols: Sequence[str]) -> _Connection:
-        url = self.url(symbols)
+        url = self.venue.stream_url(symbols)
         ws = await connect(url, max_size=self.tuning.max_frame_bytes, open_timeout=10, close_timeout=2,
                            ping_interval=20, ping_timeout=20)
+        for message in self.venue.subscribe_messages(symbols):
+            await ws.send(message)
         conn = _Connection(ws, time.monotonic())
         self._conns.add(conn)
         self.metrics.connection_opened(self.market)
@@ -228,7 +196,8 @@ class MarketFeed:
             return "closed"
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == 1009:
-                await self._emit(Reject(VENUE, f"{VENUE}: frame larger than {self.tuning.max_frame_bytes} bytes; "
+                venue = self.venue.venue
+                await self._emit(Reject(venue, f"{venue}: frame larger than {self.tuning.max_frame_bytes} bytes; "
                                         "connection closed (1009)", raw=""))
             log.warning("%s: connection lost: %s", self.market, exc)
             return "drop"
@@ -237,7 +206,7 @@ class MarketFeed:
             self.metrics.connection_closed(self.market)
 
     async def _on_frame(self, conn: _Connection, frame: str | bytes) -> None:
-        parsed = parse_message(frame, self.market)
+        parsed = self.venue.parse(frame)
         if isinstance(parsed, Control):
             if parsed.kind == "shutdown":
                 log.warning("%s: %s; reconnecting", self.market, parsed.detail)
@@ -251,89 +220,15 @@ class MarketFeed:
             if isinstance(parsed, Reject):
                 await self._emit(parsed)
             else:
-                await self._accept(parsed)
-
-    # --- ids: de-duplication, gaps, backfill -----------------------------------------------------------
-
-    async def _accept(self, trade: Trade) -> None:
-        ids = self.ids.setdefault(trade.symbol, _SymbolIds())
-        if ids.last is None or trade.trade_id == ids.last + 1:
-            ids.last = trade.trade_id
-            await self._emit(trade)
-        elif trade.trade_id <= ids.last:
-            if trade.trade_id in ids.missing:  # late copy of an id a failed backfill could not get
-                ids.missing.discard(trade.trade_id)
-                await self._emit(trade)
-            else:
-                self.metrics.duplicates.labels(self.market, trade.symbol).inc()
-        else:
-            self.metrics.gaps.labels(self.market, trade.symbol).inc()
-            log.info("%s %s: gap %d..%d, backfilling", self.market, trade.symbol, ids.last + 1, trade.trade_id - 1)
-            await self._backfill(trade.symbol, ids, trade.trade_id - 1)
-            ids.last = trade.trade_id
-            await self._emit(trade)
-
-    async def _backfill(self, symbol: str, ids: _SymbolIds, until: int) -> None:
-        """Emit ids ``last+1 .. until`` from REST, 1000 per call; what cannot be fetched is remembered as missing."""
-        assert ids.last is not None
-        next_id = ids.last + 1
-        parse = parse_rest_trade if self.spec.event == "trade" else parse_rest_agg_trade
-        while next_id <= until:
-            limit = min(Binance.REST_MAX_LIMIT, until - next_id + 1)
-            rows = await self._rest_get(self.spec.backfill_url(self.settings),
-                                        {"symbol": symbol, "fromId": str(next_id), "limit": str(limit)})
-            progressed = False
-            for row in rows or []:
-                record = parse(row, symbol, self.market) if isinstance(row, dict) else Reject(
-                    VENUE, f"{VENUE}: REST row is not an object", orjson.dumps(row).decode())
-                if isinstance(record, Reject):
-                    await self._emit(record)
-                    continue
-                if record.trade_id < next_id or record.trade_id > until:
-                    continue
-                self._remember_missing(ids, next_id, record.trade_id - 1)
-                next_id = record.trade_id + 1
-                ids.last = record.trade_id
-                self.metrics.backfilled.labels(self.market, symbol).inc()
-                await self._emit(record)
-                progressed = True
-            if not progressed:
-                break
-        if next_id <= until:
-            self.metrics.backfill_failures.labels(self.market, symbol).inc()
-            log.error("%s %s: could not backfill ids %d..%d", self.market, symbol, next_id, until)
-            self._remember_missing(ids, next_id, until)
-
-    def _remember_missing(self, ids: _SymbolIds, first: int, last: int) -> None:
-        room = self.tuning.missing_window - len(ids.missing)
-        if last >= first and room > 0:
-            ids.missing.update(range(max(first, last - room + 1), last + 1))
+                await self.sequencer.accept(parsed)
 
     async def _rest_get(self, url: str, params: dict[str, str]) -> list[Any] | None:
-        """GET a JSON list; honour 429/418 Retry-After, retry 5xx and network errors with backoff."""
-        timeout = aiohttp.ClientTimeout(total=self.tuning.rest_timeout_seconds)
-        for attempt in range(self.tuning.rest_attempts):
-            delay = backoff_delay(attempt, self.tuning.backoff_initial, self.tuning.backoff_max)
-            try:
-                async with self.http.get(url, params=params, timeout=timeout) as resp:
-                    body = await resp.read()
-                    if resp.status in (429, 418):
-                        self.metrics.rate_limited.labels(self.market).inc()
-                        delay = _retry_after(resp.headers.get("Retry-After"), delay,
-                                             self.tuning.max_retry_after_seconds)
-                        log.warning("%s: REST %d, waiting %.1fs (Retry-After)", self.market, resp.status, delay)
-                    elif resp.status >= 500:
-                        log.warning("%s: REST %d from %s", self.market, resp.status, url)
-                    elif resp.status != 200:
-                        log.error("%s: REST %d from %s: %s", self.market, resp.status, url, body[:300])
-                        return None
-                    else:
-                        data = orjson.loads(body)
-                        return data if isinstance(data, list) else None
-            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-                log.warning("%s: REST %s failed: %s", self.market, url, exc)
-            await asyncio.sleep(delay)
-        return None
+        t = self.tuning
+        return await get_json_list(
+            self.http, url, params, attempts=t.rest_attempts, timeout=t.rest_timeout_seconds,
+            backoff_initial=t.backoff_initial, backoff_max=t.backoff_max, max_retry_after=t.max_retry_after_seconds,
+            on_rate_limit=self.metrics.rate_limited.labels(self.market).inc,
+        )
 
     # --- output and silence ----------------------------------------------------------------------------
 
@@ -362,19 +257,12 @@ class MarketFeed:
                     self.metrics.silent.labels(self.market, symbol).set(1)
                     self.metrics.silent_alarms.labels(self.market, symbol).inc()
                     log.warning("%s %s: subscribed stream %s silent for %.0fs (USD-M needs the /market path)",
-                                self.market, symbol, self.spec.stream_name(symbol), now - since)
-
-
-def _retry_after(header: str | None, fallback: float, cap: float) -> float:
-    try:
-        return min(cap, max(0.0, float(header))) if header is not None else fallback
-    except ValueError:
-        return fallback
+                                self.market, symbol, self.venue.stream_name(symbol), now - since)
 
 
 async def live_trades(settings: IngestSettings, metrics: IngestMetrics | None = None,
                       tuning: FeedTuning | None = None) -> AsyncIterator[Record]:
-    """Trades (and rejects) of ``settings.symbols`` on ``settings.markets`` from Binance, until closed.
+    """Trades (and rejects) of ``settings.symbols`` on each market of the venue, until closed.
 
     Per (market, symbol) the trade ids come out strictly increasing and, once backfilled, contiguous.
     Close it with ``aclose()`` (or ``contextlib.aclosing``) to stop its connections.
@@ -383,7 +271,7 @@ async def live_trades(settings: IngestSettings, metrics: IngestMetrics | None = 
     tuning = tuning or FeedTuning()
     out: asyncio.Queue[Record | _Crash] = asyncio.Queue(maxsize=tuning.queue_size)
     async with aiohttp.ClientSession() as http:
-        feeds = [MarketFeed(settings, Binance.market(m), out, http, metrics, tuning) for m in settings.markets]
+        feeds = [MarketFeed(settings, venue, out, http, metrics, tuning) for venue in venue_markets(settings)]
         tasks = [asyncio.create_task(_guard(feed, out)) for feed in feeds]
         try:
             while True:

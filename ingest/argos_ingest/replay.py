@@ -17,7 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from argos.contract import Record, Reject, Trade, now_us
-from argos_ingest.venues.binance import VENUE, DumpFormat, detect_dump_format, dump_name_info, is_header, parse_dump_row
+from argos_ingest.venues.binance import VENUE
+from argos_ingest.venues.binance_dumps import DumpFormat, detect_dump_format, dump_name_info, is_header, parse_dump_row
 
 BATCH_ROWS = 2_000
 

@@ -9,20 +9,17 @@ from hypothesis import strategies as st
 
 from argos.contract import Reject, Trade, now_us
 from argos.settings import IngestSettings
-from argos_ingest.venues.binance import (
+from argos_ingest.venues import Control, venue_markets
+from argos_ingest.venues.binance import Binance, BinanceMarket, parse_message, parse_rest_agg_trade, parse_rest_trade
+from argos_ingest.venues.binance_dumps import (
     SPOT_AGG_TRADES,
     SPOT_TRADES,
     USDM_AGG_TRADES,
     USDM_TRADES,
-    Binance,
-    Control,
     detect_dump_format,
     dump_name_info,
     is_header,
     parse_dump_row,
-    parse_message,
-    parse_rest_agg_trade,
-    parse_rest_trade,
 )
 
 SPOT_TRADE = (
@@ -208,14 +205,21 @@ def test_dump_bad_rows_are_rejects() -> None:
     assert isinstance(bad, Reject) and "'price'" in bad.reason and bad.raw.startswith("1,abc")
 
 
-def test_combined_url_and_market_facts() -> None:
-    settings = IngestSettings(symbols=["BTCUSDT", "ETHUSDT"])
-    assert Binance.SPOT.combined_url(settings, settings.symbols) == (
-        "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/ethusdt@trade")
-    assert Binance.USDM.combined_url(settings, ["BTCUSDT"]) == (
-        "wss://fstream.binance.com/market/stream?streams=btcusdt@aggTrade")
-    assert Binance.USDM.backfill_url(settings) == "https://fapi.binance.com/fapi/v1/aggTrades"
-    assert Binance.SPOT.backfill_url(settings) == "https://api.binance.com/api/v3/historicalTrades"
+def test_venue_markets_bind_urls_and_facts() -> None:
+    settings = IngestSettings(symbols=["BTCUSDT", "ETHUSDT"], markets=["spot", "usdm"])
+    spot, usdm = venue_markets(settings)
+    assert spot.stream_url(settings.symbols) == (
+        "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/ethusdt@trade&timeUnit=MICROSECOND")
+    assert usdm.stream_url(["BTCUSDT"]) == "wss://fstream.binance.com/market/stream?streams=btcusdt@aggTrade"
+    assert usdm.backfill_request("BTCUSDT", 7, 1000).url == "https://fapi.binance.com/fapi/v1/aggTrades"
+    request = spot.backfill_request("BTCUSDT", 7, 3)
+    assert request.url == "https://api.binance.com/api/v3/historicalTrades"
+    assert request.params == {"symbol": "BTCUSDT", "fromId": "7", "limit": "3"}
+    assert (spot.venue, spot.market, spot.consecutive_ids, spot.subscribe_messages(["BTCUSDT"])) == (
+        "binance", "spot", True, [])
+    assert isinstance(spot.parse_backfill([1, 2], "BTCUSDT"), Reject)
+    with pytest.raises(ValueError):
+        BinanceMarket.from_settings(settings, "coinm")
     with pytest.raises(ValueError):
         Binance.market("coinm")
 

@@ -15,8 +15,9 @@ import pytest
 
 from argos.contract import Record, Reject, Trade
 from argos.settings import IngestSettings
-from argos_ingest.feed import FeedTuning, backoff_delay, live_trades
+from argos_ingest.feed import FeedTuning, live_trades
 from argos_ingest.metrics import IngestMetrics
+from argos_ingest.rest import backoff_delay
 from argos_testkit import FakeBinance, Fault
 
 FAST = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, silence_alarm_seconds=30,

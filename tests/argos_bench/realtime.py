@@ -24,13 +24,11 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from argos.contract import now_us
+from argos_bench.harness import SYMBOLS, Bench, percentiles, wait_until
 from argos_ingest.synthetic import SyntheticMarket
-
-if TYPE_CHECKING:
-    from argos_bench.suite import Bench
 
 
 class _LatencyWriter:
@@ -93,7 +91,6 @@ def _probe_full_transform(bench: Bench, settings: Any) -> str:
 def measure(bench: Bench, rate: int = 1_000) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
-    from argos_bench.suite import SYMBOLS, percentiles, wait_until
     from argos_etl.transforms import enrich, parse
     from argos_ingest.sinks import KafkaSink
 
@@ -156,4 +153,11 @@ def measure(bench: Bench, rate: int = 1_000) -> dict[str, Any]:
                 "note": "foreach sink in executor Python workers: rows reach the sink continuously, but there "
                         "is no foreachBatch, so no deterministic per-batch insert token -> at-least-once; it cannot "
                         "write the embedded engine (one owner process), so this measures exchange -> Spark sink"})
+    return out
+
+
+def realtime(bench: Bench) -> dict[str, Any]:
+    out = measure(bench) if bench.profile.realtime_seconds else {
+        "skipped": "quick profile; see the full report for the Real-Time Mode probe"}
+    bench.results["realtime_mode"] = out
     return out

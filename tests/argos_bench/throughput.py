@@ -1,0 +1,204 @@
+"""Throughput: ingest per core, the ETL drain beside a count-only read, a cost breakdown, the reference design."""
+
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from argos.contract import encode
+from argos_bench.harness import (
+    SYMBOLS,
+    Bench,
+)
+from argos_ingest.synthetic import SyntheticMarket
+
+
+def ingest(bench: Bench) -> dict[str, Any]:
+    """normalize (Binance frame -> Trade) + encode + produce, against the raw producer ceiling."""
+    from kafka import KafkaProducer
+
+    from argos_ingest.sinks import KafkaSink
+    from argos_ingest.venues.binance import parse_message
+
+    n = bench.profile.ingest_messages
+    trades = list(SyntheticMarket(SYMBOLS[:4], seed=7).backlog(n, span_seconds=600))
+    frames = [orjson.dumps({"stream": f"{t.symbol.lower()}@trade", "data": {
+        "e": "trade", "E": t.event_time, "s": t.symbol, "t": t.trade_id, "p": t.price, "q": t.qty,
+        "T": t.trade_time, "m": t.is_buyer_maker, "M": True}}) for t in trades]
+    encoded = [(encode(t), t.key) for t in trades]
+    settings = bench.settings("bench_ingest", f"bench-ingest-{uuid.uuid4().hex[:6]}")
+
+    def timed(fn: Callable[[], None]) -> dict[str, float]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        return {"messages": n, "wall_seconds": wall, "cpu_seconds": cpu, "msgs_per_s": n / wall,
+                "msgs_per_cpu_s": n / cpu}
+
+    def argos_path() -> None:
+        sink = KafkaSink(settings.kafka)
+        for i, frame in enumerate(frames):
+            sink.send(parse_message(frame, "spot"))
+            if i % 10_000 == 0:
+                bench.progress("ingest", 0.5 * i / n)
+        sink.close()
+
+    def raw_path() -> None:
+        producer = KafkaProducer(
+            bootstrap_servers=bench.bootstrap.split(","), acks="all", enable_idempotence=True,
+            compression_type="lz4", linger_ms=20, batch_size=256 * 1024, retries=2**31 - 1,
+            max_in_flight_requests_per_connection=5)
+        for i, (value, key) in enumerate(encoded):
+            producer.send(settings.kafka.topic, value=value, key=key)
+            if i % 10_000 == 0:
+                bench.progress("ingest", 0.5 + 0.5 * i / n)
+        producer.flush()
+        producer.close()
+
+    from argos_ingest.sinks import ensure_topic
+
+    ensure_topic(settings.kafka)
+    argos = timed(argos_path)
+    raw = timed(raw_path)
+    bench.progress("ingest", 1.0)
+    out = {"argos": argos, "raw_producer": raw,
+           "ratio_per_cpu": argos["msgs_per_cpu_s"] / raw["msgs_per_cpu_s"],
+           "ratio_wall": argos["msgs_per_s"] / raw["msgs_per_s"],
+           "note": "Binance combined-stream frames -> parse_message -> KafkaSink.send (orjson encode, "
+                   "acks=all, idempotent, lz4) vs KafkaProducer.send of the same encoded bytes; per CPU "
+                   "second of this process (includes kafka-python's sender thread)"}
+    bench.results["ingest"] = out
+    return out
+
+
+def etl(bench: Bench) -> dict[str, Any]:
+    """Drain a backlog Kafka -> Spark -> ClickHouse vs a count-only query on the same topic."""
+    n = bench.profile.etl_trades
+    settings = bench.settings("bench_etl", f"bench-etl-{uuid.uuid4().hex[:6]}")
+    bench.migrate(settings)
+    market = SyntheticMarket(SYMBOLS[:4], seed=11)
+    produce_s = bench.produce(settings, market.backlog(n, span_seconds=3600), n, "etl: produce backlog")
+    timeout = 120 + n / 2_000
+    baseline = bench.count_only(settings, n, timeout, "etl: count-only baseline")
+    etl = bench.run_etl(settings, n, timeout, "etl: drain into ClickHouse")
+    stored = bench.client.query(
+        f"SELECT count(), uniqExact(symbol, trade_id) FROM {settings.clickhouse.database}.trades").result_rows[0]
+    # The same drain with the stateful de-duplication off: what the exactly-once-on-resend guarantee costs.
+    no_dedup = bench.settings("bench_etl_nodedup", settings.kafka.topic, dedup_window_seconds=0)
+    bench.migrate(no_dedup)
+    etl_no_dedup = bench.run_etl(no_dedup, n, timeout, "etl: drain, de-duplication off")
+    out = {"trades": n, "produce_seconds": produce_s, "etl": etl, "count_only": baseline,
+           "etl_without_dedup": etl_no_dedup,
+           "dedup_cost_ratio": etl["trades_per_s"] / etl_no_dedup["trades_per_s"],
+           "ratio": etl["trades_per_s"] / baseline["trades_per_s"], "stored_rows": int(stored[0]),
+           "stored_distinct_ids": int(stored[1]), "partitions": settings.kafka.partitions,
+           "max_records_per_batch": settings.spark.max_records_per_batch}
+    bench.results["etl"] = out
+    bench._etl_topic = settings.kafka.topic
+    return out
+
+
+def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
+    """Where a batch's time goes: the ETL's stages timed one by one on a static read of ``n`` trades."""
+    from pyspark.sql import functions as F
+
+    from argos.clickhouse import insert_arrow
+    from argos_etl.sink import split
+    from argos_etl.transforms import enrich, parse, trade_key
+
+    settings = bench.settings("bench_breakdown", f"bench-breakdown-{uuid.uuid4().hex[:6]}")
+    bench.migrate(settings)
+    bench.produce(settings, SyntheticMarket(SYMBOLS[:4], seed=13).backlog(n, 1800), n, "breakdown: produce")
+    raw = (bench.spark.read.format("kafka").option("kafka.bootstrap.servers", bench.bootstrap)
+           .option("subscribe", settings.kafka.topic).option("startingOffsets", "earliest").load()
+           .select(F.col("value").cast("string").alias("raw"), F.lit("kafka").alias("source"))).cache()
+    raw.count()  # Kafka fetch once, outside the timings
+    steps: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        steps[name] = time.perf_counter() - t0
+        bench.progress("breakdown: stages", len(steps) / 6)
+        return value
+
+    def noop(df: Any) -> None:
+        df.write.format("noop").mode("overwrite").save()
+
+    timed("read (cached) -> noop", lambda: noop(raw))
+    timed("parse (from_json, try_parse_json, decimals, checks)", lambda: noop(parse(raw)))
+    timed("parse + enrich", lambda: noop(enrich(parse(raw), settings.whale_threshold_usd,
+                                                 settings.whale_thresholds)))
+    def deduplicated() -> Any:  # the streaming dedup is stateful; in batch the same key with dropDuplicates
+        parsed = parse(raw)
+        return enrich(parsed.withColumn("dedup_key", trade_key()).dropDuplicates(["dedup_key"]).drop("dedup_key"),
+                      settings.whale_threshold_usd, settings.whale_thresholds)
+
+    timed("parse + dedup (shuffle) + enrich", lambda: noop(deduplicated()))
+    arrow = timed("parse + enrich -> toArrow (to the driver)", lambda: enrich(
+        parse(raw), settings.whale_threshold_usd, settings.whale_thresholds).toArrow())
+    trades, _dead = split(arrow, 0)
+    timed("insert_arrow into ClickHouse (with MVs)", lambda: insert_arrow(
+        bench.client, f"{settings.clickhouse.database}.trades", trades, f"bench-{uuid.uuid4().hex}"))
+    raw.unpersist()
+    out = {"trades": n, "seconds": steps, "rows_per_s": {k: n / v for k, v in steps.items()}}
+    bench.results["etl_breakdown"] = out
+    return out
+
+
+def reference(bench: Bench) -> dict[str, Any]:
+    """The old design on the same trades: JSON files -> batch read.json (inference) -> per-row inserts."""
+    from argos_ingest.sinks import SpoolSink
+
+    n = bench.profile.etl_trades
+    spool = bench.workdir / "reference-spool"
+    shutil.rmtree(spool, ignore_errors=True)
+    sink = SpoolSink(spool, max_records=5_000, max_seconds=1e9)
+    for i, trade in enumerate(SyntheticMarket(SYMBOLS[:4], seed=11).backlog(n, span_seconds=3600)):
+        sink.send(trade)
+        if i % 50_000 == 0:
+            bench.progress("reference: spool JSON", 0.3 * i / n)
+    sink.close()
+    db = "bench_reference"
+    bench.client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    bench.client.command(f"DROP TABLE IF EXISTS {db}.trades")
+    # The reference table: second-precision DateTime, float prices, no trade id.
+    bench.client.command(f"CREATE TABLE {db}.trades (symbol String, price Float64, qty Float64, "
+                        "trade_time DateTime, is_buyer_maker UInt8) "
+                        "ENGINE = MergeTree ORDER BY (symbol, trade_time)")
+    t0 = time.perf_counter()
+    df = bench.spark.read.json(str(spool))  # schema inference: a full pass over the files
+    infer_s = time.perf_counter() - t0
+    bench.progress("reference: read.json + per-row inserts", 0.4)
+    inserted, t1 = 0, time.perf_counter()
+    budget = bench.profile.reference_insert_seconds
+    for row in df.toLocalIterator():
+        bench.client.insert(f"{db}.trades", [[row["symbol"], float(row["price"]), float(row["qty"]),
+                                             datetime.fromtimestamp(row["trade_time"] / 1e6, UTC),
+                                             int(row["is_buyer_maker"])]],
+                           column_names=["symbol", "price", "qty", "trade_time", "is_buyer_maker"])
+        inserted += 1
+        if time.perf_counter() - t1 > budget:
+            break
+        if inserted % 200 == 0:
+            bench.progress("reference: read.json + per-row inserts", 0.4 + 0.6 * (time.perf_counter() - t1) / budget)
+    insert_s = time.perf_counter() - t1
+    row_rate = inserted / insert_s
+    total_s = infer_s + n / row_rate
+    out = {"trades": n, "read_json_infer_seconds": infer_s, "rows_inserted": inserted,
+           "row_insert_seconds": insert_s, "rows_per_s_insert": row_rate,
+           "extrapolated_total_seconds": total_s, "trades_per_s": n / total_s,
+           "note": f"per-row inserts measured for {insert_s:.0f}s ({inserted} rows), the total for {n} "
+                   "trades extrapolated at that rate (inserting all would take hours)"}
+    etl = bench.results.get("etl")
+    if etl:
+        out["argos_over_reference"] = etl["etl"]["trades_per_s"] / out["trades_per_s"]
+    bench.results["reference"] = out
+    return out
