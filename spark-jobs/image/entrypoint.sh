@@ -7,6 +7,7 @@ set -euo pipefail
 
 : "${SPARK_HOME:?SPARK_HOME must be set}"
 : "${JAVA_HOME:?JAVA_HOME must be set}"
+tini="${TINI:-/usr/bin/tini}"  # the image's init (reaps the JVM's and Python workers' children)
 
 # Spark writes the pod's spark.properties into SPARK_CONF_DIR (a mounted ConfigMap); both go on the classpath.
 classpath="${SPARK_CONF_DIR:-$SPARK_HOME/conf}:$SPARK_HOME/jars/*"
@@ -16,7 +17,7 @@ classpath="$classpath:$PWD"
 case "${1:-}" in
   driver)
     shift
-    exec /usr/bin/tini -s -- "$SPARK_HOME/bin/spark-submit" \
+    exec "$tini" -s -- "$SPARK_HOME/bin/spark-submit" \
       --conf "spark.driver.bindAddress=${SPARK_DRIVER_BIND_ADDRESS:?}" \
       --conf "spark.executorEnv.SPARK_DRIVER_POD_IP=$SPARK_DRIVER_BIND_ADDRESS" \
       --deploy-mode client "$@"
@@ -25,7 +26,7 @@ case "${1:-}" in
     shift
     java_opts=()
     for v in "${!SPARK_JAVA_OPT_@}"; do java_opts+=("${!v}"); done
-    exec /usr/bin/tini -s -- "$JAVA_HOME/bin/java" "${java_opts[@]}" \
+    exec "$tini" -s -- "$JAVA_HOME/bin/java" "${java_opts[@]}" \
       -Xms"${SPARK_EXECUTOR_MEMORY:?}" -Xmx"$SPARK_EXECUTOR_MEMORY" -cp "$classpath" \
       org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend \
       --driver-url "${SPARK_DRIVER_URL:?}" --executor-id "${SPARK_EXECUTOR_ID:?}" \
