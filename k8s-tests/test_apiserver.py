@@ -13,13 +13,24 @@ and 10 min per kube-apiserver on 2 cores) and cached under $ARGOS_CACHE_DIR/k8s/
 from __future__ import annotations
 
 import copy
+import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 import yaml
 from k8s_apiserver import Cluster, running_cluster
 from k8s_binaries import etcd_binary, kubernetes_binaries, pins
-from renders import ALTINITY_KINDS, PROFILES, ROOT, crd_files, declared_unchecked, objects, render
+from renders import (
+    ALTINITY_KINDS,
+    CHART,
+    PROFILES,
+    ROOT,
+    crd_files,
+    declared_unchecked,
+    helm,
+    objects,
+    render,
+)
 
 PINS = pins()
 VERSIONS = PINS["KUBERNETES_APISERVER_VERSIONS"].split()
@@ -198,3 +209,26 @@ def test_crds_installed_by_server_side_apply(cluster: Cluster) -> None:
         assert f"customresourcedefinition.apiextensions.k8s.io/{crd}" in names, names
     version = cluster.kubectl("version", "-o", "yaml").stdout
     assert f"gitVersion: v{cluster.version}" in version, version
+
+
+def run_helm(c: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [str(helm()), "--kubeconfig", str(c.kubeconfig), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_helm_install_and_upgrade(cluster: Cluster) -> None:
+    """helm itself against the API server: --dry-run=server (lookups, kinds known, hooks rendered), then a real
+    install and upgrade (hooks skipped: no Job controller runs here). The external profile has no CRs whose CRD
+    may be missing, so every object of it is created for real."""
+    ns = namespace(cluster, "helm")
+    args = ["argos", str(CHART), "--namespace", ns, *PROFILES["external"][1]]
+    dry = run_helm(cluster, "install", *args, "--dry-run=server")
+    assert dry.returncode == 0, dry.stderr
+    assert "helm.sh/hook: post-install,post-upgrade" in dry.stdout, dry.stdout[-2000:]
+    for verb in ("install", "upgrade"):
+        done = run_helm(cluster, verb, *args, "--no-hooks", "--timeout", "60s")
+        assert done.returncode == 0, f"helm {verb}: {done.stderr}"
+    status = run_helm(cluster, "status", "argos", "--namespace", ns)
+    assert "STATUS: deployed" in status.stdout and "REVISION: 2" in status.stdout, status.stdout
+    deployments = cluster.kubectl("get", "deployment", "-n", ns, "-o", "name").stdout.split()
+    assert deployments == ["deployment.apps/argos-ingest"], deployments

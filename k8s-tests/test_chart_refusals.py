@@ -1,0 +1,65 @@
+"""Values that could never work are refused at render time, with the key and the fix in the message."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from renders import CHART, helm, objects, render
+
+REFUSED = {
+    "sasl": (["--set", "kafka.external.securityProtocol=SASL_SSL"], "only PLAINTEXT or SSL"),
+    "rwx-without-class": (
+        ["--set", "spark.checkpoint.accessModes={ReadWriteMany}"],
+        "needs spark.checkpoint.storageClass",
+    ),
+    "shuffle-in-sparkconf": (
+        ["--set-string", "spark.sparkConf.spark\\.sql\\.shuffle\\.partitions=8"],
+        "use spark.shufflePartitions",
+    ),
+    "latest-tag": (["--set", "images.spark.tag=latest"], "must be a pinned version"),
+    "anti-affinity-typo": (["--set", "clickhouse.server.antiAffinity=sometimes"], "preferred or required"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refused(case: str) -> None:
+    args, message = REFUSED[case]
+    done = subprocess.run(
+        [str(helm()), "template", "argos", str(CHART), *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0, f"{case} rendered"
+    assert message in done.stderr, done.stderr
+
+
+def test_rwx_with_a_class_spreads_executors() -> None:
+    objs = objects(
+        render("dev", "argos", "--set", "spark.checkpoint.accessModes={ReadWriteMany}",
+               "--set", "spark.checkpoint.storageClass=nfs")
+    )  # fmt: skip
+    app = next(o for o in objs if o["kind"] == "SparkApplication")
+    assert "affinity" not in app["spec"]["executor"]["template"]["spec"]
+
+
+def test_rwo_keeps_executors_with_the_driver() -> None:
+    app = next(o for o in objects(render("dev", "argos")) if o["kind"] == "SparkApplication")
+    term = app["spec"]["executor"]["template"]["spec"]["affinity"]["podAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ][0]
+    assert term["labelSelector"]["matchLabels"].items() <= app["spec"]["driver"]["labels"].items()
+    assert app["spec"]["executor"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_shuffle_partitions_reach_the_job_through_its_settings() -> None:
+    app = next(o for o in objects(render("production", "argos")) if o["kind"] == "SparkApplication")
+    conf = app["spec"]["sparkConf"]
+    assert conf["spark.kubernetes.driverEnv.ARGOS_SPARK__SHUFFLE_PARTITIONS"] == "16"
+    assert "spark.sql.shuffle.partitions" not in conf
+
+
+def test_default_images_are_the_published_ones_of_this_chart_version() -> None:
+    chart = (CHART / "Chart.yaml").read_text()
+    app_version = next(line.split('"')[1] for line in chart.splitlines() if line.startswith("appVersion:"))
+    manifest = render("default", "argos")
+    assert f"image: ghcr.io/argos-flow/argos-ingest:{app_version}" in manifest
+    assert f"image: ghcr.io/argos-flow/argos-spark:{app_version}" in manifest
