@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,10 +23,11 @@ def bench(
         "docs/benchmarks/latest.json"),
     work_dir: Annotated[Path | None, typer.Option("--work-dir", help="Scratch dir (default: a temp dir).")] = None,
     only: Annotated[str, typer.Option(help="Comma-separated steps: ingest,etl,reference,latency,dashboard,"
-                                           "scaling,realtime (default: all).")] = "",
+                                           "scaling,knee,soak,realtime (default: all).")] = "",
 ) -> None:
     """Throughput, latency and query figures, each beside a baseline measured in the same run."""
     from argos_bench import report
+    from argos_bench.compare import compare
     from argos_bench.suite import Profile, Run, run_suite
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -48,8 +50,13 @@ def bench(
         for task in tasks.values():
             progress.update(task, completed=100)
     command = "argos bench" + (" --quick" if quick else "") + f" --out {out}"
+    previous = orjson.loads(out.read_bytes()) if out.exists() else None
+    changes, compared = compare(previous, results)
+    results["previous"] = {"compared": compared, "regressions": [c.name for c in changes if c.regressed()],
+                           "changes": {c.name: {"before": c.before, "after": c.after} for c in changes}}
     path, md, images = report.write(results, out, command)
     Console().print(report.table(results))
+    Console().print(report.changes_table(changes, compared))
     plots = f" and {len(images)} plots" if images else " (no plots: pip install matplotlib)"
     console.print(f"wrote {path}, {md}{plots}")
     if results.get("errors"):

@@ -42,6 +42,9 @@ class Profile:
     scaling_trades: int
     scaling_rate: int
     realtime_seconds: float
+    knee_rates: tuple[int, ...] = ()  # offered rates climbed until p99 passes 1 s
+    knee_seconds: float = 20
+    soak_seconds: float = 0  # a long run at 5k/s that checks memory for growth
 
     @classmethod
     def quick(cls) -> Profile:
@@ -50,7 +53,8 @@ class Profile:
     @classmethod
     def full(cls) -> Profile:
         return cls("full", 300_000, 2_000_000, (1_000, 10_000, 50_000), 30, 20, 10_000_000, 20,
-                   (1, 4, 16, 64), 300_000, 5_000, 30)
+                   (1, 4, 16, 64, 256), 300_000, 5_000, 30, knee_rates=(5_000, 10_000, 20_000, 30_000, 40_000),
+                   soak_seconds=600)
 
 
 def symbols_for(k: int) -> list[str]:

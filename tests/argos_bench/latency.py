@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
@@ -12,15 +13,19 @@ from argos_bench.harness import (
     SYMBOLS,
     Bench,
     CountingWriter,
+    median,
     symbols_for,
     wait_until,
 )
+from argos_bench.loadgen import Load, generate
+from argos_bench.memory import RssSampler
 from argos_ingest.synthetic import SyntheticMarket
 
 
 def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partitions: int | None = None,
-            stage: str = "") -> dict[str, Any]:
-    """Steady synthetic rate through KafkaSink -> ETL; p50/p95/p99 per stage from the stored row times."""
+            stage: str = "", rss_every: float = 1.0, keep_series: bool = False) -> dict[str, Any]:
+    """A steady offered rate (multi-process generator) through Kafka -> ETL; p50/p95/p99 per stage from the
+    stored row times, and peak RSS of the driver, the JVM and the Python workers meanwhile."""
     from argos_ingest.sinks import KafkaSink
 
     stage = stage or f"latency @ {rate:,}/s"
@@ -32,33 +37,28 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
     # warm up: the query is started and has written once before the clock starts
     for t in market.trades(100, now_us() - 1000, now_us()):
         sink.send(t)
-    sink.flush()
+    sink.close()
     from argos_etl.job import _QueryId, start
     from argos_etl.sink import ClickHouseBatchWriter
 
     writer = CountingWriter(ClickHouseBatchWriter(settings, _QueryId(bench.spark), bench.client), bench.client, db)
     query = start(bench.spark, settings, writer)
-    sent = 100
+    load = Load(bench.bootstrap, settings.kafka.topic, rate, seconds, tuple(symbols), seed=rate)
     try:
         wait_until(lambda: writer.rows >= 100, 120, "latency warm-up", query)
         begin_us = now_us()
-        t_start = time.monotonic()
-        last = t_start
-        tick = 0.01
-        while (now := time.monotonic()) - t_start < seconds:
-            due = int(rate * (now - t_start)) - (sent - 100)
-            if due > 0:
-                t1 = now_us()
-                t0 = t1 - int((now - last) * 1e6)
-                for trade in market.trades(due, max(t0, t1 - 1_000_000), t1):
-                    sink.send(trade)
-                sent += due
-                last = now
-            bench.progress(stage, 0.8 * (now - t_start) / seconds)
-            time.sleep(max(0.0, tick - (time.monotonic() - now)))
-        produce_wall = time.monotonic() - t_start
-        sink.close()
-        wait_until(lambda: writer.rows >= sent, 120 + sent / 2_000, f"latency drain @ {rate}/s", query)
+        with RssSampler(bench.spark, rss_every) as rss:
+            generated: dict[str, float] = {}
+            producer = threading.Thread(target=lambda: generated.update(generate(load)), daemon=True)
+            producer.start()
+            t_start = time.monotonic()
+            while producer.is_alive():
+                bench.progress(stage, 0.8 * min(1.0, (time.monotonic() - t_start) / (seconds + 3)))
+                producer.join(0.5)
+            if not generated:
+                raise RuntimeError(f"the load generator failed at {rate}/s")
+            sent = 100 + int(generated["sent"])
+            wait_until(lambda: writer.rows >= sent, 120 + sent / 2_000, f"latency drain @ {rate}/s", query)
         bench.progress(stage, 1.0)
     finally:
         query.stop()
@@ -75,7 +75,9 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
     row = bench.client.query(
         f"SELECT count() AS n, {cols} FROM {db}.trades WHERE trade_time >= fromUnixTimestamp64Micro({begin_us})"
     ).result_rows[0]
-    out: dict[str, Any] = {"rate_target": rate, "rate_achieved": (sent - 100) / produce_wall, "seconds": seconds,
+    out: dict[str, Any] = {"rate_target": rate, "rate_achieved": generated["rate_achieved"],
+                           "generator_processes": generated["processes"], "seconds": seconds,
+                           "memory": {**rss.summary(), **({"series": rss.series} if keep_series else {})},
                            "rows": int(row[0]), "symbols": len(symbols), "partitions": settings.kafka.partitions,
                            "trigger_seconds": settings.spark.trigger_seconds, "batches": writer.batches}
     for (name, _), qs in zip(stages.items(), row[1:], strict=True):
@@ -112,4 +114,47 @@ def scaling(bench: Bench) -> dict[str, Any]:
         r["throughput_vs_1"] = r["drain_trades_per_s"] / base
     out = {"runs": rows}
     bench.results["scaling"] = out
+    return out
+
+
+P99_TARGET_MS = 1_000
+
+
+def knee(bench: Bench) -> dict[str, Any]:
+    """Climb the offered rate until p99 passes 1 s: the knee is the highest rate that met it, fully offered."""
+    if not bench.profile.knee_rates:
+        out: dict[str, Any] = {"skipped": "quick profile: the knee search runs only in the full profile"}
+        bench.results["knee"] = out
+        return out
+    points, best = [], None
+    for rate in bench.profile.knee_rates:
+        point = latency(bench, rate, bench.profile.knee_seconds, SYMBOLS[:4], stage=f"knee @ {rate:,}/s")
+        point["met"] = point["end_to_end"]["p99"] < P99_TARGET_MS and point["rate_achieved"] >= 0.95 * rate
+        points.append(point)
+        if point["met"]:
+            best = rate
+        elif point["end_to_end"]["p99"] > 5 * P99_TARGET_MS:
+            break  # well past the knee: higher rates only queue more
+    out = {"knee_trades_per_s": best, "criterion": f"p99 < {P99_TARGET_MS} ms and achieved >= 0.95 x offered",
+           "points": points}
+    bench.results["knee"] = out
+    return out
+
+
+def soak(bench: Bench, rate: int = 5_000) -> dict[str, Any]:
+    """A long steady run; RSS per role in its first and last minute (after a minute of warm-up) shows growth."""
+    if not bench.profile.soak_seconds:
+        out: dict[str, Any] = {"skipped": "quick profile: the soak runs only in the full profile"}
+        bench.results["soak"] = out
+        return out
+    run = latency(bench, rate, bench.profile.soak_seconds, SYMBOLS[:4], stage=f"soak @ {rate:,}/s", rss_every=5,
+                  keep_series=True)
+    series = run["memory"].pop("series")
+    early = [s for s in series if 60 <= s["t"] < 120]
+    late = [s for s in series if s["t"] >= series[-1]["t"] - 60]
+    growth = {role: {"first_minute_mib": median([s[role] for s in early]),
+                     "last_minute_mib": median([s[role] for s in late])} for role in ("driver", "jvm", "workers")}
+    out = {"rate": rate, "seconds": bench.profile.soak_seconds, "end_to_end": run["end_to_end"],
+           "rate_achieved": run["rate_achieved"], "rss": growth, "series": series}
+    bench.results["soak"] = out
     return out

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from rich.table import Table
 
+from argos_bench.compare import Change
+
 
 def _f(value: Any, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -43,6 +45,22 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"p50 {_f(e['p50'])} · p95 {_f(e['p95'])} · p99 {_f(e['p99'])}",
                     f"ingest→spark p50 {_f(lat['ingest_to_spark']['p50'])}",
                     f"spark→insert p50 {_f(lat['spark_to_insert']['p50'])}"))
+    for lat in results.get("latency", []):
+        if mem := lat.get("memory"):
+            out.append((f"Peak RSS @ {lat['rate_target']:,}/s, MiB", f"driver {_f(mem['driver_peak_mib'])}",
+                        f"JVM {_f(mem['jvm_peak_mib'])}", f"workers {_f(mem['workers_peak_mib'])}"))
+    if (kn := results.get("knee")) and "points" in kn:
+        for p in kn["points"]:
+            e = p["end_to_end"]
+            out.append((f"Knee search @ {p['rate_target']:,}/s offered ({p['generator_processes']} generator "
+                        f"processes), ms", f"p50 {_f(e['p50'])} · p99 {_f(e['p99'])}",
+                        f"achieved {_f(p['rate_achieved'])}/s", "met" if p["met"] else "missed"))
+        out.append(("Knee: highest offered rate with p99 < 1 s", f"{_f(kn['knee_trades_per_s'])} trades/s", "", ""))
+    if (so := results.get("soak")) and "rss" in so:
+        growth = " · ".join(f"{role} {_f(v['first_minute_mib'])}→{_f(v['last_minute_mib'])}"
+                            for role, v in so["rss"].items())
+        out.append((f"Soak {so['seconds']:.0f} s @ {so['rate']:,}/s: RSS first→last minute, MiB", growth,
+                    f"p99 {_f(so['end_to_end']['p99'])} ms", ""))
     if dash := results.get("dashboard"):
         out.append((f"Dashboard: {len(dash['queries'])} queries over {dash['trades']:,} trades, ms",
                     f"worst p50 {_f(dash['p50_max_ms'], 1)}", f"worst p99 {_f(dash['p99_max_ms'], 1)}", ""))
@@ -64,6 +82,17 @@ def table(results: dict[str, Any]) -> Table:
         t.add_column(name, justify="left" if name == "measurement" else "right")
     for row in rows(results):
         t.add_row(*row)
+    return t
+
+
+def changes_table(changes: list[Change], compared: str) -> Table:
+    """Each headline figure before and after; regressions in red."""
+    t = Table(title=f"against the previous report: {compared}")
+    for name in ("figure", "before", "now", "ratio", ""):
+        t.add_column(name, justify="left" if name == "figure" else "right")
+    for c in changes:
+        flag = "[red]REGRESSED[/red]" if c.regressed() else ""
+        t.add_row(c.name, _f(c.before, 1), _f(c.after, 1), f"{c.ratio:.2f}", flag)
     return t
 
 
@@ -178,10 +207,17 @@ def markdown(results: dict[str, Any], images: list[Path], command: str) -> str:
     if ref := results.get("reference"):
         lines += ["## Reference design", "", f"read.json with inference: {ref['read_json_infer_seconds']:.1f} s; "
                   f"per-row inserts {ref['rows_per_s_insert']:.1f} rows/s. {ref['note']}.", ""]
-    for key in ("scaling", "realtime_mode"):
+    for key in ("scaling", "knee", "soak", "realtime_mode"):
         if (section := results.get(key)) and ("skipped" in section or key == "realtime_mode"):
             lines += [f"## {key.replace('_', ' ')}", "", "```json", orjson.dumps(section, option=orjson.OPT_INDENT_2)
                       .decode(), "```", ""]
+    if prev := results.get("previous"):
+        lines += ["## Against the previous report", "", prev["compared"] + ".", ""]
+        if prev["changes"]:
+            lines += ["| figure | before | now | |", "| --- | --- | --- | --- |"]
+            lines += [f"| {k} | {_f(v['before'], 1)} | {_f(v['after'], 1)} | "
+                      f"{'**regressed**' if k in prev['regressions'] else ''} |" for k, v in prev["changes"].items()]
+            lines.append("")
     if errors := results.get("errors"):
         lines += ["## Errors", "", *(f"- **{k}**: {v}" for k, v in errors.items()), ""]
     lines += [f"![{p.stem}]({p.name})" for p in images]

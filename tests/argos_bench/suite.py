@@ -17,7 +17,7 @@ from argos_bench.harness import SPARK_CONF, Bench, Profile, log, machine
 STEPS: dict[str, Callable[[Bench], Any]] = {
     "ingest": throughput.ingest, "etl": throughput.etl, "breakdown": throughput.breakdown,
     "reference": throughput.reference, "latency": latency.latencies, "dashboard": queries.dashboard,
-    "scaling": latency.scaling, "realtime": realtime.realtime,
+    "scaling": latency.scaling, "knee": latency.knee, "soak": latency.soak, "realtime": realtime.realtime,
 }
 
 

@@ -49,11 +49,15 @@ def test_bench_quick_writes_a_sane_report(tmp_path):
     assert lat["rows"] > 0.8 * lat["rate_target"] * lat["seconds"]
     e2e = lat["end_to_end"]
     assert 0 < e2e["p50"] <= e2e["p95"] <= e2e["p99"] < 120_000
+    assert lat["rate_achieved"] > 0.8 * lat["rate_target"], "the load generator did not reach the offered rate"
+    memory = lat["memory"]
+    assert memory["samples"] > 0 and memory["jvm_peak_mib"] > 100 and memory["driver_peak_mib"] > 50
 
     dash = r["dashboard"]
     assert set(dash["queries"]) == {p.key for p in PANELS} | {f"variable:{v.name}" for v in VARIABLES}
     assert dash["trades"] >= 100_000
     assert all(q["p50"] > 0 and q["rows"] >= 0 for q in dash["queries"].values())
 
-    assert "skipped" in r["scaling"] and "skipped" in r["realtime_mode"]
+    assert all("skipped" in r[step] for step in ("scaling", "knee", "soak", "realtime_mode"))
+    assert r["previous"]["compared"] == "no previous report to compare with"
     assert out.with_suffix(".md").read_text().startswith("# Argos benchmark")
