@@ -1,4 +1,4 @@
-"""Pure DataFrame -> DataFrame transforms of the ETL: parse, validate, de-duplicate, enrich.
+"""Pure DataFrame -> DataFrame transforms of the ETL: parse, validate, enrich.
 
 Every input row comes out exactly once: either as a trade (``reason`` is null) or as a dead letter
 (``reason`` says why, ``raw`` keeps the payload). Nothing is dropped silently, nothing raises.
@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
 
+from argos.contract import WIRE_VERSIONS
 from argos.settings import SYMBOL_PATTERN, Settings
 
 # The wire contract v1 (see argos.contract). Explicit, never inferred. Prices stay strings until cast
@@ -74,7 +75,7 @@ def _reason(df: DataFrame) -> Column:
         (F.col("raw").isNull() | (F.trim("raw") == ""), "empty payload"),
         (F.expr("try_parse_json(raw)").isNull() | ~F.trim("raw").startswith("{"), "not a JSON object"),
         (F.col("reject").isNotNull(), F.concat(F.lit("ingest: "), F.col("reject"))),
-        (F.col("v").isNull() | (F.col("v") != 1), "unsupported wire version (expected v=1)"),
+        (F.col("v").isNull() | ~F.col("v").isin(*WIRE_VERSIONS), "unsupported wire version (expected v=1 or 2)"),
         (F.length(missing) > 0, F.concat(F.lit("missing or mistyped field(s): "), missing)),
         (~F.col("market").isin("spot", "usdm"), F.concat(F.lit("unknown market: "), F.col("market"))),
         (~F.col("symbol").rlike(SYMBOL_PATTERN), F.concat(F.lit("bad symbol format: "), F.col("symbol"))),
@@ -97,23 +98,6 @@ def trade_key() -> Column:
     """A trade's identity, (venue, market, symbol, trade_id); null for a dead letter."""
     return F.when(
         F.col("reason").isNull(), F.concat_ws("|", "venue", "market", "symbol", F.col("trade_id").cast("string"))
-    )
-
-
-def deduplicate(df: DataFrame, window_seconds: int) -> DataFrame:
-    """Drop a trade whose (venue, market, symbol, trade_id) was already seen within the window.
-
-    The window runs on processing time (the micro-batch timestamp, replayed identically after a crash),
-    so no row is ever "late" and dropped for that. Dead letters get a unique key: they all pass.
-    """
-    if window_seconds <= 0:
-        return df
-    return (
-        df.withColumn("dedup_key", F.coalesce(trade_key(), F.expr("uuid()")))
-        .withColumn("seen_at", F.current_timestamp())
-        .withWatermark("seen_at", f"{window_seconds} seconds")
-        .dropDuplicatesWithinWatermark(["dedup_key"])
-        .drop("dedup_key", "seen_at")
     )
 
 
@@ -142,6 +126,9 @@ def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str
 
 
 def transform(raw: DataFrame, settings: Settings) -> DataFrame:
-    """The whole pipeline after the source: parse -> validate -> de-duplicate -> enrich."""
-    deduplicated = deduplicate(parse(raw), settings.spark.dedup_window_seconds)
-    return enrich(deduplicated, settings.whale_threshold_usd, settings.whale_thresholds)
+    """The whole pipeline after the source: parse -> validate -> enrich.
+
+    Stateless: re-sent trades are dropped at the write against what ClickHouse holds (``argos_etl.dedup``),
+    so no watermark or clock decides what is a duplicate.
+    """
+    return enrich(parse(raw), settings.whale_threshold_usd, settings.whale_thresholds)

@@ -28,7 +28,7 @@ BAD = {
     "": "empty payload",
     "[1, 2]": "not a JSON object",
     '{"v": 1}': "missing or mistyped field(s): venue, market, symbol, trade_id, price, qty",
-    trade().replace('"v":1', '"v":9'): "unsupported wire version",
+    trade().replace('"v":2', '"v":9'): "unsupported wire version",
     trade(price="-3"): "price not positive: -3",
     trade(price="abc"): "price not a decimal below 1e10: abc",
     trade(price="1e30"): "price not a decimal below 1e10: 1e30",
