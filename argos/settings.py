@@ -17,7 +17,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
+# Venue-native symbols: BTCUSDT (Binance, Bybit), BTC-USD (Coinbase), BTC-USDT-SWAP (OKX),
+# BTCUSD_PERP / ETHUSD_210924 / BTCUSDT_210924 (Binance coin-M and dated futures).
+SYMBOL_PATTERN = r"^[A-Z0-9]{1,20}([-_][A-Z0-9]{1,20}){0,3}$"
+# Quote assets counted as one US dollar for whale sizing (any other quote is priced by its <ASSET>USDT trades).
+USD_STABLECOINS: tuple[str, ...] = ("USD", "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDP", "DAI")
+VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
 
 
 class ConfigError(ValueError):
@@ -68,8 +73,9 @@ class SparkSettings(_Section):
     trigger_seconds: float = Field(1.0, gt=0, description="Micro-batch trigger interval.")
     max_records_per_batch: int = Field(200_000, ge=1, description="Cap per micro-batch (backlog drains).")
     shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions for de-duplication.")
-    dedup_window_seconds: int = Field(
-        600, ge=0, description="Drop re-sent trade ids seen within this window of ingest time (0: off)."
+    dedup: bool = Field(
+        True, description="Drop trades whose (venue, market, symbol, trade_id) ClickHouse already holds, however "
+        "old (no window, no clock); off only for benchmarks.",
     )
     write_mode: Literal["auto", "driver", "executors"] = Field(
         "auto",
@@ -85,21 +91,42 @@ class SparkSettings(_Section):
 
 
 class IngestSettings(_Section):
-    source: Literal["synthetic", "binance", "replay"] = Field("synthetic", description="Trade source.")
+    source: Literal["synthetic", "live", "binance", "replay"] = Field(
+        "synthetic", description="Trade source: synthetic, live (the venues below), binance (= live Binance), replay."
+    )
+    venues: list[str] = Field(
+        ["binance"], description="Venues of the live and synthetic sources: binance, coinbase, okx, bybit."
+    )
     sink: Literal["spool", "kafka"] = Field("spool", description="Where ingested trades go.")
     symbols: list[str] = Field(
-        ["BTCUSDT", "ETHUSDT", "SOLUSDT"], description="Symbols, comma-separated in env/CLI."
+        ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
+        description="Symbols, comma-separated in env/CLI. A pair (BTCUSDT) is streamed on every venue in its "
+        "spelling (Coinbase: BTC-USD); venue:SYMBOL (okx:BTC-USDT-SWAP) on that venue only.",
     )
-    markets: list[Literal["spot", "usdm"]] = Field(["spot"], description="Binance markets to stream.")
+    markets: list[str] = Field(
+        ["spot"], description="Markets: binance spot|usdm, coinbase spot, okx spot|swap, bybit spot|linear; "
+        "venue:market for one venue. A venue with none of them streams spot."
+    )
     rate: float = Field(200.0, gt=0, description="Synthetic: mean trades per second over all symbols.")
     seed: int | None = Field(None, description="Synthetic: random seed (reproducible runs).")
     replay_path: str = Field("", description="Replay: Binance dump file (.csv or .zip).")
     replay_symbol: str = Field("", description="Replay: symbol of the dump (default: from file name).")
     replay_speed: float = Field(0.0, ge=0, description="Replay: 1 = recorded speed, 10 = 10x, 0 = max.")
+    replay_market: Literal["", "spot", "usdm", "coinm"] = Field(
+        "", description="Replay: Binance market of the dump (empty: from its layout, header and symbol)."
+    )
     binance_ws_url: str = Field("wss://stream.binance.com:9443", description="Binance spot WS base.")
     binance_rest_url: str = Field("https://api.binance.com", description="Binance spot REST base.")
     binance_futures_ws_url: str = Field("wss://fstream.binance.com/market", description="USD-M WS base.")
     binance_futures_rest_url: str = Field("https://fapi.binance.com", description="USD-M REST base.")
+    binance_coinm_ws_url: str = Field("wss://dstream.binance.com", description="Binance coin-M WS base.")
+    binance_coinm_rest_url: str = Field("https://dapi.binance.com", description="Binance coin-M REST base.")
+    coinbase_ws_url: str = Field("wss://ws-feed.exchange.coinbase.com", description="Coinbase Exchange feed.")
+    coinbase_rest_url: str = Field("https://api.exchange.coinbase.com", description="Coinbase Exchange REST.")
+    okx_ws_url: str = Field("wss://ws.okx.com:8443/ws/v5/public", description="OKX v5 public WS.")
+    okx_rest_url: str = Field("https://www.okx.com", description="OKX REST base.")
+    bybit_ws_url: str = Field("wss://stream.bybit.com/v5/public", description="Bybit v5 public WS (+ /<category>).")
+    bybit_rest_url: str = Field("https://api.bybit.com", description="Bybit REST base.")
     reconnect_after_seconds: float = Field(
         23 * 3600, gt=0, description="Reconnect proactively before Binance's 24 h cut."
     )
@@ -115,15 +142,35 @@ class IngestSettings(_Section):
     @field_validator("symbols")
     @classmethod
     def _check_symbols(cls, value: list[str]) -> list[str]:
-        bad = [s for s in value if not re.match(SYMBOL_PATTERN, s)]
+        bad = [s for s in value if not re.match(SYMBOL_PATTERN, s.split(":", 1)[-1])
+               or (":" in s and s.split(":", 1)[0].lower() not in VENUES)]
         if bad or not value:
-            raise ValueError(f"symbols must be like BTCUSDT (A-Z, 0-9); got {bad or 'none'}")
-        return value
+            raise ValueError(f"symbols must be like BTCUSDT, BTC-USD or okx:BTC-USDT-SWAP; got {bad or 'none'}")
+        return [f"{s.split(':', 1)[0].lower()}:{s.split(':', 1)[1]}" if ":" in s else s for s in value]
 
-    @field_validator("markets", mode="before")
+    @field_validator("markets", "venues", mode="before")
     @classmethod
     def _split_markets(cls, value: Any) -> Any:
-        return [s.strip() for s in value.split(",") if s.strip()] if isinstance(value, str) else value
+        return [s.strip().lower() for s in value.split(",") if s.strip()] if isinstance(value, str) else value
+
+    @field_validator("venues")
+    @classmethod
+    def _check_venues(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in VENUES]
+        if bad or not value:
+            raise ValueError(f"venues must be some of {', '.join(VENUES)}; got {bad or 'none'}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("markets")
+    @classmethod
+    def _check_markets(cls, value: list[str]) -> list[str]:
+        known = {"spot", "usdm", "coinm", "swap", "linear"}
+        bad = [m for m in value if m.split(":", 1)[-1] not in known
+               or (":" in m and m.split(":", 1)[0] not in VENUES)]
+        if bad or not value:
+            raise ValueError(f"markets must be some of {', '.join(sorted(known))} (venue:market for one venue); "
+                             f"got {bad or 'none'}")
+        return value
 
 
 class Settings(BaseSettings):
@@ -135,9 +182,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path("data"), description="Embedded default: spool, checkpoints, database.")
-    whale_threshold_usd: float = Field(10_000, gt=0, description="Quote value that makes a whale.")
+    whale_threshold_usd: float = Field(10_000, gt=0, description="Notional in USD that makes a whale.")
     whale_thresholds: dict[str, float] = Field(
-        {}, description="Per-symbol whale thresholds, e.g. {BTCUSDT: 100000}."
+        {}, description="Per-symbol whale thresholds in USD, e.g. {BTCUSDT: 100000, XRPETH: 20000}."
     )
     _split_whales = field_validator("whale_thresholds", mode="before")(classmethod(lambda cls, v: _mapping(v)))
 

@@ -34,6 +34,7 @@ from argos_ingest.metrics import IngestMetrics
 from argos_ingest.rest import backoff_delay, get_json_list
 from argos_ingest.sequencer import Sequencer
 from argos_ingest.venues import Control, VenueMarket, venue_markets
+from argos_ingest.venues.base import AppPing, app_ping, backfill_rows, metric_label, venue_symbols
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class MarketFeed:
                  http: aiohttp.ClientSession, metrics: IngestMetrics, tuning: FeedTuning) -> None:
         self.settings = settings
         self.venue = venue
-        self.market = venue.market
+        self.market = metric_label(venue)  # the metrics' market label (venue-prefixed but for Binance)
+        self.symbols = venue_symbols(venue, settings.symbols)
         self.out = out
         self.http = http
         self.metrics = metrics
@@ -96,7 +98,7 @@ class MarketFeed:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        symbols, per_connection = self.settings.symbols, self.venue.max_symbols_per_connection
+        symbols, per_connection = self.symbols, self.venue.max_symbols_per_connection
         chunks = [symbols[i : i + per_connection] for i in range(0, len(symbols), per_connection)]
         loops = [self._spawn(self._connection_loop(chunk)) for chunk in chunks]
         loops.append(self._spawn(self._watch_silence()))
@@ -160,8 +162,18 @@ class MarketFeed:
         if self.connected_since is None:
             self.connected_since = time.monotonic()
         conn.reader = self._spawn(self._read(conn))
+        ping = app_ping(self.venue)
+        if ping is not None:
+            self._spawn(self._app_ping(conn, ping))
         log.info("%s: connected to %s", self.market, url.split("?")[0])
         return conn
+
+    async def _app_ping(self, conn: _Connection, ping: AppPing) -> None:
+        """Send the venue's application-level ping (OKX, Bybit) while the connection lives."""
+        with contextlib.suppress(ConnectionClosed):
+            while conn in self._conns:
+                await asyncio.sleep(ping.interval_seconds)
+                await conn.ws.send(ping.message)
 
     async def _watch(self, conn: _Connection) -> str:
         """Wait until the connection ends ('drop'/'closed'), asks to go ('shutdown') or ages out ('scheduled')."""
@@ -207,6 +219,10 @@ class MarketFeed:
 
     async def _on_frame(self, conn: _Connection, frame: str | bytes) -> None:
         parsed = self.venue.parse(frame)
+        for item in parsed if isinstance(parsed, list) else [parsed]:  # OKX and Bybit batch trades in a frame
+            await self._on_record(conn, item)
+
+    async def _on_record(self, conn: _Connection, parsed: Any) -> None:
         if isinstance(parsed, Control):
             if parsed.kind == "shutdown":
                 log.warning("%s: %s; reconnecting", self.market, parsed.detail)
@@ -228,6 +244,7 @@ class MarketFeed:
             self.http, url, params, attempts=t.rest_attempts, timeout=t.rest_timeout_seconds,
             backoff_initial=t.backoff_initial, backoff_max=t.backoff_max, max_retry_after=t.max_retry_after_seconds,
             on_rate_limit=self.metrics.rate_limited.labels(self.market).inc,
+            unwrap=lambda payload: backfill_rows(self.venue, payload),
         )
 
     # --- output and silence ----------------------------------------------------------------------------
@@ -250,7 +267,7 @@ class MarketFeed:
             if self.connected_since is None:
                 continue
             now = time.monotonic()
-            for symbol in self.settings.symbols:
+            for symbol in self.symbols:
                 since = self.last_seen.get(symbol, self.connected_since)
                 if now - since >= self.tuning.silence_alarm_seconds and symbol not in self.alarmed:
                     self.alarmed.add(symbol)

@@ -18,6 +18,12 @@ from argos.contract import Reject, Trade
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
+def market_label(venue: str, market: str) -> str:
+    """The ``market`` label of a venue's metrics: Binance (and the synthetic market) keep bare market names, the
+    other venues are prefixed (``okx:swap``), so one process streaming several venues keeps them apart."""
+    return market if venue in ("binance", "synthetic") else f"{venue}:{market}"
+
+
 class IngestMetrics:
     """Counters and gauges of one ingest process; ``observe_*`` methods keep call sites one line."""
 
@@ -58,8 +64,9 @@ class IngestMetrics:
         self._last_message_monotonic = time.monotonic()
         self.last_message.set(time.time())
         if isinstance(record, Trade):
-            self.messages.labels(record.market, record.symbol).inc()
-            self.lag.labels(record.market).observe(max(0, record.ingest_time - record.event_time) / 1e6)
+            label = market_label(record.venue, record.market)
+            self.messages.labels(label, record.symbol).inc()
+            self.lag.labels(label).observe(max(0, record.ingest_time - record.event_time) / 1e6)
         else:
             self.rejects.labels(market).inc()
 

@@ -29,8 +29,10 @@ def retry_after(header: str | None, fallback: float, cap: float) -> float:
 
 async def get_json_list(http: aiohttp.ClientSession, url: str, params: dict[str, str], *, attempts: int,
                         timeout: float, backoff_initial: float, backoff_max: float, max_retry_after: float,
-                        on_rate_limit: Callable[[], None] = lambda: None) -> list[Any] | None:
-    """GET a JSON list; honour 429/418 ``Retry-After``, retry 5xx and network errors; None when it fails."""
+                        on_rate_limit: Callable[[], None] = lambda: None,
+                        unwrap: Callable[[Any], list[Any] | None] | None = None) -> list[Any] | None:
+    """GET a JSON list (``unwrap`` takes it out of a venue's envelope); honour 429/418 ``Retry-After``, retry
+    5xx and network errors; None when it fails."""
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     for attempt in range(attempts):
         delay = backoff_delay(attempt, backoff_initial, backoff_max)
@@ -48,6 +50,8 @@ async def get_json_list(http: aiohttp.ClientSession, url: str, params: dict[str,
                     return None
                 else:
                     data = orjson.loads(body)
+                    if unwrap is not None:
+                        return unwrap(data)
                     return data if isinstance(data, list) else None
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
             log.warning("REST %s failed: %s", url, exc)

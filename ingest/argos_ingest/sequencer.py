@@ -4,17 +4,23 @@ Where a venue's ids are consecutive per symbol, an id above ``last + 1`` is a ga
 fetched over REST (``VenueMarket.backfill_request``) and emitted in order before the trade that revealed it.
 An id at or below the last emitted one is a duplicate (a reconnect overlap) and is dropped, unless a failed
 backfill left it missing. Memory per symbol: the last id plus a bounded set of missing ids.
+
+A venue whose ids are opaque (Bybit: UUIDs) gets no gap detection: its trades are only de-duplicated, against
+a bounded window of recently emitted ids. A venue that aggregates fills (OKX) says which id a record starts at
+(``venues.base.first_id``); backfill rows are taken in id order whatever order the venue returns them in.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from argos.contract import Record, Reject, Trade
 from argos_ingest.metrics import IngestMetrics
 from argos_ingest.venues import VenueMarket
+from argos_ingest.venues.base import first_id, metric_label
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +38,51 @@ class SymbolIds:
         self.missing: set[int] = set()
 
 
+class RecentIds:
+    """The last ``size`` ids emitted for one symbol of a venue with opaque ids."""
+
+    __slots__ = ("order", "seen", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.order: deque[int] = deque()
+        self.seen: set[int] = set()
+
+    def add(self, trade_id: int) -> bool:
+        """True when the id is new (and now remembered), False for a duplicate."""
+        if trade_id in self.seen:
+            return False
+        self.seen.add(trade_id)
+        self.order.append(trade_id)
+        if len(self.order) > self.size:
+            self.seen.discard(self.order.popleft())
+        return True
+
+
 class Sequencer:
     """Turns one market's trades, in arrival order, into a strictly increasing, gap-filled id stream."""
 
     def __init__(self, venue: VenueMarket, emit: Emit, fetch: FetchRows, metrics: IngestMetrics,
                  missing_window: int) -> None:
         self.venue = venue
-        self.market = venue.market
+        self.market = metric_label(venue)
         self.emit = emit
         self.fetch = fetch
         self.metrics = metrics
         self.missing_window = missing_window
         self.ids: dict[str, SymbolIds] = {}
+        self.recent: dict[str, RecentIds] = {}
 
     async def accept(self, trade: Trade) -> None:
+        if not self.venue.consecutive_ids:  # opaque ids: de-duplicate only, no gap detection
+            if self.recent.setdefault(trade.symbol, RecentIds(self.missing_window)).add(trade.trade_id):
+                await self.emit(trade)
+            else:
+                self.metrics.duplicates.labels(self.market, trade.symbol).inc()
+            return
         ids = self.ids.setdefault(trade.symbol, SymbolIds())
-        in_order = ids.last is None or trade.trade_id == ids.last + 1
-        if in_order or (not self.venue.consecutive_ids and trade.trade_id > ids.last):  # no gap detection there
+        first = first_id(self.venue, trade)
+        if ids.last is None or (first <= ids.last + 1 and trade.trade_id > ids.last):
             ids.last = trade.trade_id
             await self.emit(trade)
         elif trade.trade_id <= ids.last:
@@ -59,8 +93,8 @@ class Sequencer:
                 self.metrics.duplicates.labels(self.market, trade.symbol).inc()
         else:
             self.metrics.gaps.labels(self.market, trade.symbol).inc()
-            log.info("%s %s: gap %d..%d, backfilling", self.market, trade.symbol, ids.last + 1, trade.trade_id - 1)
-            await self._backfill(trade.symbol, ids, trade.trade_id - 1)
+            log.info("%s %s: gap %d..%d, backfilling", self.market, trade.symbol, ids.last + 1, first - 1)
+            await self._backfill(trade.symbol, ids, first - 1)
             ids.last = trade.trade_id
             await self.emit(trade)
 
@@ -71,11 +105,14 @@ class Sequencer:
         while next_id <= until:
             request = self.venue.backfill_request(symbol, next_id, min(self.venue.backfill_limit, until - next_id + 1))
             progressed = False
+            records = []
             for row in await self.fetch(request.url, request.params) or []:
                 record = self.venue.parse_backfill(row, symbol)
                 if isinstance(record, Reject):
                     await self.emit(record)
-                    continue
+                else:
+                    records.append(record)
+            for record in sorted(records, key=lambda r: r.trade_id):  # some venues page newest first
                 if record.trade_id < next_id or record.trade_id > until:
                     continue
                 self._remember_missing(ids, next_id, record.trade_id - 1)

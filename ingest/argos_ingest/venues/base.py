@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from argos.contract import Reject, Trade
+from argos_ingest.metrics import market_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,14 @@ class Control:
 
 
 Parsed = Trade | Reject | Control
+
+
+@dataclass(frozen=True, slots=True)
+class AppPing:
+    """An application-level keep-alive the client must send (OKX: ``ping``; Bybit: ``{"op":"ping"}``)."""
+
+    message: str
+    interval_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +74,9 @@ class VenueMarket(Protocol):
         """The venue's name of a symbol's trade stream (for logs and alarms)."""
         ...
 
-    def parse(self, frame: str | bytes) -> Parsed:
-        """One frame → a Trade, a Reject naming what was wrong, or a Control frame; never raises."""
+    def parse(self, frame: str | bytes) -> Parsed | list[Parsed]:
+        """One frame → a Trade, a Reject naming what was wrong, or a Control frame (or a list of them, when the
+        venue batches trades in one frame); never raises."""
         ...
 
     def backfill_request(self, symbol: str, from_id: int, limit: int) -> BackfillRequest:
@@ -76,3 +86,36 @@ class VenueMarket(Protocol):
     def parse_backfill(self, row: Any, symbol: str) -> Trade | Reject:
         """One row of a backfill response → a Trade or a Reject."""
         ...
+
+
+# Optional parts of a venue market (Binance needs none of them); the live loop reads them through these.
+
+
+def app_ping(venue: VenueMarket) -> AppPing | None:
+    """The venue's application-level ping, if it needs one (attribute ``app_ping``)."""
+    return getattr(venue, "app_ping", None)
+
+
+def first_id(venue: VenueMarket, trade: Trade) -> int:
+    """The first consecutive id a record covers (``first_id(trade)`` where a venue aggregates fills)."""
+    method = getattr(venue, "first_id", None)
+    return method(trade) if method is not None else trade.trade_id
+
+
+def backfill_rows(venue: VenueMarket, payload: Any) -> list[Any] | None:
+    """The rows of a backfill response (``backfill_rows(payload)`` where a venue wraps them), None on error."""
+    method = getattr(venue, "backfill_rows", None)
+    if method is not None:
+        return method(payload)
+    return payload if isinstance(payload, list) else None
+
+
+def venue_symbols(venue: VenueMarket, default: Sequence[str]) -> list[str]:
+    """The symbols a market streams: its own (attribute ``symbols``) or the settings' list."""
+    return list(getattr(venue, "symbols", ()) or default)
+
+
+def metric_label(venue: VenueMarket) -> str:
+    """The ``market`` label of a venue's metrics: Binance keeps its bare market names, the others are
+    prefixed with the venue (``okx:swap``) so one process streaming several venues keeps them apart."""
+    return market_label(venue.venue, venue.market)
