@@ -1,7 +1,8 @@
 """Replay a Binance public data dump (``data.binance.vision``) as a live-looking record stream.
 
-Reads ``.csv`` or a ``.zip`` holding one CSV, trades or aggTrades, spot (no header) or USD-M (header row),
-ms or µs timestamps. The file is streamed in batches read off the event loop, never loaded whole.
+Reads ``.csv`` or a ``.zip`` holding one CSV, trades or aggTrades, spot (no header) or USD-M / coin-M futures
+(header row, or none in old files), ms or µs timestamps. The market comes from the file (layout, header,
+symbol) unless given. The file is streamed in batches read off the event loop, never loaded whole.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from pathlib import Path
 
 from argos.contract import Record, Reject, Trade, now_us
 from argos_ingest.venues.binance import VENUE
-from argos_ingest.venues.binance_dumps import DumpFormat, detect_dump_format, dump_name_info, is_header, parse_dump_row
+from argos_ingest.venues.binance_dumps import (
+    DumpFormat,
+    detect_dump_format,
+    detect_dump_market,
+    dump_name_info,
+    is_header,
+    parse_dump_row,
+)
 
 BATCH_ROWS = 2_000
 
@@ -49,12 +57,23 @@ def _batch(reader: Iterator[list[str]], size: int) -> list[list[str]]:
     return rows
 
 
+def dump_symbol(path: Path) -> str | None:
+    """The symbol a dump's name (or its CSV member's name) carries, e.g. ``BTCUSD_PERP``; None when neither does."""
+    path = Path(path)
+    symbol, _ = dump_name_info(path.name)
+    if symbol is None and path.suffix.lower() == ".zip" and path.exists():
+        with open_dump(path) as (name, _text):
+            symbol, _ = dump_name_info(name)
+    return symbol
+
+
 async def replay_trades(path: Path, symbol: str | None = None, speed: float = 0.0,
-                        market: str = "spot") -> AsyncIterator[Record]:
+                        market: str | None = None) -> AsyncIterator[Record]:
     """Trades of a dump in file order; ``speed`` 0 = as fast as possible, 1 = recorded pace, 10 = 10× faster.
 
-    The symbol comes from the file name (``BTCUSDT-trades-2025-01-01.csv``) unless given. Rows that do not
-    parse come out as Reject; invalidated aggTrades rows (price 0, first = last = -1) are skipped.
+    The symbol comes from the file name (``BTCUSDT-trades-2025-01-01.csv``) unless given; the market from the
+    layout, header and symbol (:func:`detect_dump_market`) unless given. Rows that do not parse come out as
+    Reject; invalidated aggTrades rows (price 0, first = last = -1) are skipped.
     """
     if speed < 0:
         raise ValueError(f"replay speed must be >= 0, got {speed}")
@@ -67,13 +86,14 @@ async def replay_trades(path: Path, symbol: str | None = None, speed: float = 0.
             raise ValueError(f"{path}: cannot tell the symbol from the file name; pass it (--replay-symbol)")
         reader = csv.reader(text)
         fmt: DumpFormat | None = None
+        header: list[str] | None = None
         pace = _Pace(speed)
         first = True
         while rows := await asyncio.to_thread(_batch, reader, BATCH_ROWS):
             for fields in rows:
                 if first and is_header(fields):
                     fmt = detect_dump_format(fields, kind, header=True)
-                    first = False
+                    header, first = fields, False
                     continue
                 first = False
                 fmt = fmt or detect_dump_format(fields, kind)
@@ -81,6 +101,7 @@ async def replay_trades(path: Path, symbol: str | None = None, speed: float = 0.
                     yield Reject(VENUE, f"{VENUE}: dump row has {len(fields)} columns; not a trades/aggTrades "
                                  "layout", ",".join(fields))
                     continue
+                market = market or detect_dump_market(fmt, symbol, header)
                 record = parse_dump_row(fields, fmt, symbol, market)
                 if record is None:
                     continue

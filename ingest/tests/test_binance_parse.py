@@ -218,10 +218,11 @@ def test_venue_markets_bind_urls_and_facts() -> None:
     assert (spot.venue, spot.market, spot.consecutive_ids, spot.subscribe_messages(["BTCUSDT"])) == (
         "binance", "spot", True, [])
     assert isinstance(spot.parse_backfill([1, 2], "BTCUSDT"), Reject)
-    with pytest.raises(ValueError):
-        BinanceMarket.from_settings(settings, "coinm")
-    with pytest.raises(ValueError):
-        Binance.market("coinm")
+    coinm = BinanceMarket.from_settings(settings, "coinm")
+    assert coinm.stream_url(["BTCUSD_PERP"]) == "wss://dstream.binance.com/stream?streams=btcusd_perp@aggTrade"
+    assert coinm.backfill_request("BTCUSD_PERP", 7, 1000).url == "https://dapi.binance.com/dapi/v1/aggTrades"
+    with pytest.raises(ValueError, match="coinm"):
+        Binance.market("options")
 
 
 # --- fuzz: the parsers never raise and always return a record ------------------------------------------

@@ -18,14 +18,14 @@ from typing import Any, ClassVar, Literal
 import orjson
 
 from argos.contract import Reject, Trade, now_us
-from argos.settings import SYMBOL_PATTERN, IngestSettings
+from argos.settings import IngestSettings
 from argos_ingest.venues.base import BackfillRequest, Control, Parsed
+from argos_ingest.venues.binance_instruments import SYMBOL, instrument
 
 VENUE = "binance"
 
 _DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
 _NONZERO = re.compile(r"[1-9]")
-_SYMBOL = re.compile(SYMBOL_PATTERN)
 _RAW_LIMIT = 64 * 1024  # keep dead letters bounded even when a frame is huge
 
 
@@ -33,7 +33,7 @@ _RAW_LIMIT = 64 * 1024  # keep dead letters bounded even when a frame is huge
 class MarketSpec:
     """How one Binance market streams trades and how its history is fetched by id."""
 
-    market: Literal["spot", "usdm"]
+    market: Literal["spot", "usdm", "coinm"]
     stream: str  # stream suffix: <symbol>@<stream>
     event: str  # the "e" field of that stream's events
     id_field: str  # the event field that carries the consecutive id
@@ -44,10 +44,12 @@ class MarketSpec:
     server_ping_seconds: float
 
     def ws_base(self, settings: IngestSettings) -> str:
-        return settings.binance_ws_url if self.market == "spot" else settings.binance_futures_ws_url
+        return {"spot": settings.binance_ws_url, "usdm": settings.binance_futures_ws_url,
+                "coinm": settings.binance_coinm_ws_url}[self.market]
 
     def rest_base(self, settings: IngestSettings) -> str:
-        return settings.binance_rest_url if self.market == "spot" else settings.binance_futures_rest_url
+        return {"spot": settings.binance_rest_url, "usdm": settings.binance_futures_rest_url,
+                "coinm": settings.binance_coinm_rest_url}[self.market]
 
     def stream_name(self, symbol: str) -> str:
         return f"{symbol.lower()}@{self.stream}"
@@ -61,10 +63,14 @@ class Binance:
     SPOT_REST: ClassVar[str] = "https://api.binance.com"
     USDM_WS: ClassVar[str] = "wss://fstream.binance.com/market"  # /ws and /stream at the root stay silent
     USDM_REST: ClassVar[str] = "https://fapi.binance.com"
+    # Coin-M (inverse) futures: streams on dstream (/ws, /stream), REST under /dapi/v1 (same aggTrade shape).
+    COINM_WS: ClassVar[str] = "wss://dstream.binance.com"
+    COINM_REST: ClassVar[str] = "https://dapi.binance.com"
 
     HISTORICAL_TRADES: ClassVar[str] = "/api/v3/historicalTrades"
     AGG_TRADES: ClassVar[str] = "/api/v3/aggTrades"
     USDM_AGG_TRADES: ClassVar[str] = "/fapi/v1/aggTrades"
+    COINM_AGG_TRADES: ClassVar[str] = "/dapi/v1/aggTrades"
     REST_MAX_LIMIT: ClassVar[int] = 1000
     CONNECTION_LIFETIME_SECONDS: ClassVar[float] = 24 * 3600
     MAX_CONNECT_ATTEMPTS_PER_5MIN: ClassVar[int] = 300
@@ -80,6 +86,11 @@ class Binance:
         backfill_path="/fapi/v1/aggTrades", max_streams=1024, max_incoming_per_second=10,
         server_ping_seconds=180,
     )
+    COINM: ClassVar[MarketSpec] = MarketSpec(
+        market="coinm", stream="aggTrade", event="aggTrade", id_field="a", combined_path="/stream",
+        backfill_path="/dapi/v1/aggTrades", max_streams=200, max_incoming_per_second=10,
+        server_ping_seconds=180,
+    )
 
     # Epoch magnitudes: 1e14 ms is the year 5138 and 1e14 µs is 1973, so the digit count tells the unit.
     _MICROS_FROM: ClassVar[int] = 10**14
@@ -91,7 +102,9 @@ class Binance:
             return cls.SPOT
         if market == "usdm":
             return cls.USDM
-        raise ValueError(f"unknown Binance market {market!r}; use 'spot' or 'usdm'")
+        if market == "coinm":
+            return cls.COINM
+        raise ValueError(f"unknown Binance market {market!r}; use 'spot', 'usdm' or 'coinm'")
 
     @classmethod
     def timestamp_us(cls, value: Any) -> int:
@@ -121,7 +134,7 @@ class BinanceMarket:
     spec: MarketSpec
     ws_base: str
     rest_base: str
-    microsecond_timestamps: bool = True  # spot streams µs with timeUnit=MICROSECOND; USD-M has only ms
+    microsecond_timestamps: bool = True  # spot streams µs with timeUnit=MICROSECOND; futures have only ms
 
     venue: ClassVar[str] = VENUE
     consecutive_ids: ClassVar[bool] = True  # trade ids (spot) and aggregate ids (futures) count up by one
@@ -218,15 +231,32 @@ def _flag(data: Mapping[str, Any], key: str) -> bool:
 
 
 def _symbol(value: Any, key: str = "s") -> str:
-    if not isinstance(value, str) or not _SYMBOL.match(value.upper()):
-        raise _Bad(f"field '{key}' is not a symbol like BTCUSDT (got {value!r:.40})")
+    if not isinstance(value, str) or not SYMBOL.match(value.upper()):
+        raise _Bad(f"field '{key}' is not a symbol like BTCUSDT or BTCUSD_PERP (got {value!r:.40})")
     return value.upper()
 
 
+def _trade_range(data: Mapping[str, Any], first_key: str, last_key: str) -> tuple[int, int]:
+    """An aggTrade's exchange-trade range ``f``..``l``; last below first is refused (the count would be < 1)."""
+    first, last = _int_id(data, first_key), _int_id(data, last_key)
+    if last < first:
+        raise _Bad(f"field '{last_key}' ({last}) is below '{first_key}' ({first})")
+    return first, last
+
+
 def _trade(market: str, symbol: str, trade_id: int, price: str, qty: str, maker: bool,
-           trade_time: int, event_time: int) -> Trade:
+           trade_time: int, event_time: int, trade_range: tuple[int, int] | None = None) -> Trade:
+    """A contract v2 trade with the symbol's instrument; ``trade_range`` (first, last) for an aggTrade."""
+    try:
+        inst = instrument(symbol, market)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+    first, last = trade_range if trade_range else (None, None)
     return Trade(venue=VENUE, market=market, symbol=symbol, trade_id=trade_id, price=price, qty=qty,
-                 is_buyer_maker=maker, trade_time=trade_time, event_time=event_time, ingest_time=now_us())
+                 is_buyer_maker=maker, trade_time=trade_time, event_time=event_time, ingest_time=now_us(),
+                 base=inst.base, quote_asset=inst.quote_asset, kind=inst.kind, contract_size=inst.contract_size,
+                 inverse=inst.inverse, first_trade_id=first, last_trade_id=last,
+                 trade_count=last - first + 1 if trade_range else 1)
 
 
 # --- WebSocket -------------------------------------------------------------------------------------------
@@ -245,13 +275,20 @@ def parse_trade_event(data: Mapping[str, Any], market: str = "spot") -> Trade:
 
 
 def parse_agg_trade_event(data: Mapping[str, Any], market: str = "usdm") -> Trade:
-    """``<symbol>@aggTrade`` event, spot or USD-M (futures has no ``M``); ``a`` is the aggregate id::
+    """``<symbol>@aggTrade`` event, spot, USD-M or coin-M (futures have no ``M``); ``a`` is the aggregate id,
+    ``f``..``l`` the exchange trades it aggregates (``trade_count = l - f + 1``)::
 
         {"e":"aggTrade","E":1764080000124,"s":"BTCUSDT","a":2783152121,"p":"96950.10","q":"0.015",
          "f":6715240123,"l":6715240125,"T":1764080000123,"m":false}
+
+    Coin-M (``dstream``; ``q`` counts contracts of 100 USD for BTC, 10 USD for others)::
+
+        {"e":"aggTrade","E":1591261134288,"a":424951,"s":"BTCUSD_200626","p":"9643.5","q":"2",
+         "f":606073,"l":606073,"T":1591261134199,"m":false}
     """
     return _trade(market, _symbol(_field(data, "s")), _int_id(data, "a"), _decimal(data, "p"),
-                  _decimal(data, "q"), _flag(data, "m"), _time(data, "T"), _time(data, "E"))
+                  _decimal(data, "q"), _flag(data, "m"), _time(data, "T"), _time(data, "E"),
+                  _trade_range(data, "f", "l"))
 
 
 def unwrap_combined(message: Mapping[str, Any]) -> tuple[str | None, Any]:
@@ -338,7 +375,7 @@ def parse_rest_trade(row: Mapping[str, Any], symbol: str, market: str = "spot") 
 
 
 def parse_rest_agg_trade(row: Mapping[str, Any], symbol: str, market: str = "usdm") -> Trade | Reject:
-    """One row of ``GET /api/v3/aggTrades`` or ``GET /fapi/v1/aggTrades`` (futures: no ``M``)::
+    """One row of ``GET /api/v3/aggTrades``, ``/fapi/v1/aggTrades`` or ``/dapi/v1/aggTrades`` (futures: no ``M``)::
 
         {"a":2783152121,"p":"96950.10","q":"0.015","f":6715240123,"l":6715240125,"T":1764080000123,
          "m":false,"M":true}
@@ -346,7 +383,7 @@ def parse_rest_agg_trade(row: Mapping[str, Any], symbol: str, market: str = "usd
     try:
         trade_time = _time(row, "T")
         return _trade(market, _symbol(symbol, "symbol"), _int_id(row, "a"), _decimal(row, "p"),
-                      _decimal(row, "q"), _flag(row, "m"), trade_time, trade_time)
+                      _decimal(row, "q"), _flag(row, "m"), trade_time, trade_time, _trade_range(row, "f", "l"))
     except (_Bad, TypeError) as exc:
         return _reject(str(exc), _dump(row))
 
