@@ -178,7 +178,7 @@ def _pvc_without_size(objs: list[dict]) -> dict:
 BROKEN: dict[str, tuple[Callable[[list[dict]], dict], str]] = {
     "deployment-selector-mismatch": (_selector_mismatch, "selector` does not match template `labels`"),
     "request-above-limit": (_request_above_limit, "must be less than or equal to cpu limit"),
-    "job-restart-always": (_job_restart_always, "Unsupported value: \"Always\""),
+    "job-restart-always": (_job_restart_always, "spec.template.spec.restartPolicy"),
     "spark-unknown-type": (_spark_unknown_type, "spec.type"),
     "spark-unknown-field": (_spark_unknown_field, "coreLimitz"),
     "kafkatopic-partitions-text": (_topic_partitions_text, "spec.partitions"),
