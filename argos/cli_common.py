@@ -42,11 +42,20 @@ def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
 
 
 def client_or_exit(settings: Settings):
-    """A ClickHouse client, or exit 3 when another process owns the embedded database."""
+    """A ClickHouse client; exit 2 when the embedded engine is not installed, 3 when another process owns it."""
     from argos.clickhouse import connect, owned_elsewhere
 
     try:
         return connect(settings.clickhouse_url, settings.clickhouse)
+    except ImportError:
+        if not settings.embedded:
+            raise
+        console.print(
+            f"[red]clickhouse.url is {settings.clickhouse_url}, the embedded engine, and chdb is not installed."
+            "[/red] Fix: set ARGOS_CLICKHOUSE__URL=http(s)://host:8123 for a server, or "
+            "pip install 'argos-flow\\[embedded]'", soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
     except Exception as exc:
         if not owned_elsewhere(exc):
             raise

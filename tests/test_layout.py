@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -86,7 +87,8 @@ def test_core_needs_no_component_dependency() -> None:
     assert "pyspark" not in ingest and "chdb" not in ingest
 
 
-def _run_without(heavy: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
+def _run_without(heavy: tuple[str, ...], *args: str, env: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess[str]:
     """``argos *args`` in a fresh interpreter where importing any of ``heavy`` fails, as in a slim install."""
     blocker = (
         "import sys, importlib.abc\n"
@@ -97,7 +99,8 @@ def _run_without(heavy: tuple[str, ...], *args: str) -> subprocess.CompletedProc
         "from argos.cli import app\n"
         f"app({list(args)!r}, prog_name='argos')\n"
     )
-    return subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 def test_ingest_runs_without_spark_or_the_embedded_engine() -> None:
@@ -110,6 +113,12 @@ def test_a_missing_extra_is_named() -> None:
     done = _run_without(HEAVY, "etl")
     assert done.returncode == 2
     assert "'etl' extra" in done.stderr and "pip install 'argos-flow[etl]'" in done.stderr
+
+
+def test_schema_migrate_without_the_embedded_engine_says_how_to_fix_it(tmp_path: Path) -> None:
+    done = _run_without(HEAVY, "schema", "migrate", env={"ARGOS_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert "ARGOS_CLICKHOUSE__URL" in done.stderr and "argos-flow[embedded]" in done.stderr
 
 
 @pytest.mark.slow
