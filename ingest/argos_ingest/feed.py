@@ -56,6 +56,7 @@ class FeedTuning:
     missing_window: int = 10_000
     queue_size: int = 10_000
     max_frame_bytes: int = 2**20
+    app_ping_seconds: float | None = None  # overrides the venue's application-level ping interval (tests)
 
 
 class _Crash:
@@ -171,8 +172,9 @@ class MarketFeed:
     async def _app_ping(self, conn: _Connection, ping: AppPing) -> None:
         """Send the venue's application-level ping (OKX, Bybit) while the connection lives."""
         with contextlib.suppress(ConnectionClosed):
+            interval = self.tuning.app_ping_seconds or ping.interval_seconds
             while conn in self._conns:
-                await asyncio.sleep(ping.interval_seconds)
+                await asyncio.sleep(interval)
                 await conn.ws.send(ping.message)
 
     async def _watch(self, conn: _Connection) -> str:
