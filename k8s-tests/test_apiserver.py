@@ -13,7 +13,9 @@ and 10 min per kube-apiserver on 2 cores) and cached under $ARGOS_CACHE_DIR/k8s/
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -232,3 +234,44 @@ def test_helm_install_and_upgrade(cluster: Cluster) -> None:
     assert "STATUS: deployed" in status.stdout and "REVISION: 2" in status.stdout, status.stdout
     deployments = cluster.kubectl("get", "deployment", "-n", ns, "-o", "name").stdout.split()
     assert deployments == ["deployment.apps/argos-ingest"], deployments
+
+
+def test_helm_install_runs_the_schema_hook_after_the_workloads(cluster: Cluster) -> None:
+    """A real `helm install` with hooks: the post-install Job is created only after the release's objects, and
+    the install completes when the Job does. No Job controller runs here, so the test writes the Job's status
+    the way the controller would (start, success criteria met, complete)."""
+    ns = namespace(cluster, "hooks")
+    cmd = [str(helm()), "--kubeconfig", str(cluster.kubeconfig), "install", "argos", str(CHART), "--namespace", ns,
+           *PROFILES["external"][1], "--timeout", "120s"]  # fmt: skip
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 90
+        while not cluster.kubectl("get", "job", "-n", ns, "-o", "name", check=False).stdout.strip():
+            assert proc.poll() is None, f"helm ended before creating the hook Job: {proc.communicate()}"
+            assert time.monotonic() < deadline, "no hook Job after 90 s"
+            time.sleep(0.5)
+        job = cluster.kubectl("get", "job", "-n", ns, "-o", "name").stdout.split()
+        assert job == ["job.batch/argos-schema"], job
+        # The workloads were created before the hook.
+        assert cluster.kubectl("get", "deployment", "argos-ingest", "-n", ns, check=False).returncode == 0
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        status = {
+            "status": {
+                "startTime": now,
+                "completionTime": now,
+                "succeeded": 1,
+                "conditions": [
+                    {"type": t, "status": "True", "lastProbeTime": now, "lastTransitionTime": now}
+                    for t in ("SuccessCriteriaMet", "Complete")
+                ],
+            }
+        }
+        cluster.kubectl("patch", "job", "argos-schema", "-n", ns, "--subresource=status", "--type=merge",
+                        "-p", json.dumps(status))  # fmt: skip
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "STATUS: deployed" in out, out
+    # hook-delete-policy hook-succeeded: the Job is gone once it succeeded.
+    deadline = time.monotonic() + 30
+    while cluster.kubectl("get", "job", "-n", ns, "-o", "name").stdout.strip() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not cluster.kubectl("get", "job", "-n", ns, "-o", "name").stdout.strip()
