@@ -53,7 +53,9 @@ def schema_migrate(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> Non
 def ingest(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
-    source: Annotated[str | None, typer.Option(help="synthetic | binance | replay")] = None,
+    source: Annotated[str | None, typer.Option(help="synthetic | live | binance | replay")] = None,
+    venue: Annotated[str | None, typer.Option(
+        "--venue", help="binance, coinbase, okx, bybit (comma-separated); live unless --source says.")] = None,
     sink: Annotated[str | None, typer.Option(help="spool | kafka")] = None,
     symbols: SymbolsOpt = None,
     rate: Annotated[float | None, typer.Option(help="Synthetic trades per second.")] = None,
@@ -66,6 +68,9 @@ def ingest(
 
     _logging()
     ingest_cfg = {"source": source, "sink": sink, "symbols": symbols, "rate": rate}
+    if venue:
+        ingest_cfg["venues"] = venue
+        ingest_cfg["source"] = source or "live"
     if replay:
         ingest_cfg["replay_path"] = str(replay)
     if replay and not source:
@@ -131,7 +136,9 @@ def demo(
     seconds: Annotated[float | None, typer.Option(help="Run this long, drain, then stop (default: Ctrl-C).")] = None,
     symbols: SymbolsOpt = None,
     rate: Annotated[float, typer.Option(help="Synthetic trades per second.")] = 300.0,
-    live: Annotated[bool, typer.Option("--live", help="Stream real trades from Binance.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Stream real trades from the venues.")] = False,
+    venues: Annotated[str | None, typer.Option(
+        "--venues", help="binance,coinbase,okx,bybit (synthetic across them unless --live).")] = None,
     replay: Annotated[Path | None, typer.Option(help="Replay a Binance dump instead.")] = None,
     port: Annotated[int, typer.Option(help="Embedded dashboard port (0: none).")] = 8050,
 ) -> None:
@@ -141,8 +148,10 @@ def demo(
 
         from argos.demo import run_demo
 
-    source = "binance" if live else "replay" if replay else "synthetic"
+    source = "live" if live else "replay" if replay else "synthetic"
     ingest_cfg: dict[str, Any] = {"source": source, "sink": "spool", "rate": rate}
+    if venues:
+        ingest_cfg["venues"] = venues
     if symbols:
         ingest_cfg["symbols"] = symbols
     if replay:

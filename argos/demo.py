@@ -32,7 +32,8 @@ def run_demo(settings: Settings, client, seconds: float | None, port: int) -> No
     if seconds:
         threading.Timer(seconds, stop_ingest.set).start()
     console.print(
-        f"[bold]Argos demo[/bold]: {source} {', '.join(settings.ingest.symbols)} -> spool -> Spark -> "
+        f"[bold]Argos demo[/bold]: {source} ({', '.join(settings.ingest.venues)}) {', '.join(settings.ingest.symbols)}"
+        f" -> spool -> Spark -> "
         f"{settings.clickhouse_url}" + (f"\ndashboard: [link={dashboard}]{dashboard}[/link]" if dashboard else "")
         + f"\nlogs: {settings.data_dir / 'demo.log'}; Ctrl-C to stop"
     )
@@ -86,10 +87,10 @@ class _LiveTable:
         with Live(console=console, refresh_per_second=2, transient=False) as live:
             while not self._stop.wait(1.0):
                 rows = self.client.query(f"""
-                    SELECT symbol, count(), argMax(price, trade_time), countIf(is_whale),
+                    SELECT concat(venue, ' ', symbol), count(), argMax(price, trade_time), countIf(is_whale),
                            quantileIf(0.5)(dateDiff('millisecond', trade_time, insert_time),
                                            insert_time > now64(6) - INTERVAL 10 SECOND)
-                    FROM {self.db}.trades GROUP BY symbol ORDER BY symbol""").result_rows
+                    FROM {self.db}.trades GROUP BY venue, symbol ORDER BY venue, symbol""").result_rows
                 dead = self.client.query(f"SELECT count() FROM {self.db}.dead_letters").result_rows[0][0]
                 total, now = sum(r[1] for r in rows), time.monotonic()
                 rate, last_total, last_t = (total - last_total) / (now - last_t), total, now

@@ -20,11 +20,17 @@ log = logging.getLogger("argos_ingest.pump")
 def open_source(settings: Settings, metrics: IngestMetrics | None = None) -> AsyncIterator[Record]:
     """The configured source as an async stream of trades and rejects."""
     cfg = settings.ingest
-    if cfg.source == "binance":
+    if cfg.source in ("binance", "live"):
         from argos_ingest.feed import live_trades
 
         return live_trades(cfg, metrics)  # the feed reports its own per-connection metrics
-    if cfg.source == "synthetic":
+    if cfg.source == "synthetic" and cfg.venues != ["binance"]:  # the market spread over the chosen venues
+        from argos_ingest.multivenue import multi_venue_trades
+
+        pairs = [s for s in cfg.symbols if ":" not in s]
+        source = multi_venue_trades(pairs, cfg.venues, cfg.rate, seed=cfg.seed,
+                                    whale_quote=settings.whale_threshold_usd)
+    elif cfg.source == "synthetic":
         from argos_ingest.synthetic import synthetic_trades
 
         source = synthetic_trades(cfg.symbols, cfg.rate, seed=cfg.seed, whale_quote=settings.whale_threshold_usd)
