@@ -1,8 +1,14 @@
 """``foreachBatch`` sink: each micro-batch into ClickHouse through clickhouse-connect ``insert_arrow``.
 
-Exactly-once: every insert carries ``insert_deduplication_token = <query id>:<batch id>:<partition>:<table>``.
-A batch replayed after a crash produces the same rows under the same tokens, so ClickHouse writes
-each block at most once (the schema turns the deduplication window on, also for the views' tables).
+Exactly-once, in two layers:
+
+* trades: repeats inside the batch and keys ClickHouse already holds are dropped first
+  (``argos_etl.dedup``), so a replay, a fresh checkpoint or a re-sent trade is never written twice;
+* every insert carries ``insert_deduplication_token = <query id>:<batch id>:<partition>:<table>``, so an
+  insert retried after a timeout whose first attempt did land is written once, and dead letters (which
+  are not de-duplicated by content: two equal payloads are two dead letters) are exact on a crash replay.
+  In executor mode the rows go to partitions by a deterministic key (a trade's symbol, a dead letter's
+  payload), so a replayed batch puts the same dead letters under the same token.
 
 On a cluster the executors insert their own partitions in parallel (``mapInArrow``); only the
 embedded engine, which one process owns, is written from the driver.
@@ -18,11 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from argos.clickhouse import connect, insert_arrow
+from argos_etl.dedup import drop_stored
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
     from argos.settings import Settings
 
@@ -40,13 +47,26 @@ def split(batch: pa.Table | pa.RecordBatch, batch_id: int) -> tuple[pa.Table, pa
 
 
 def write_tables(
-    client: Client, db: str, trades: pa.Table, dead: pa.Table, token: str, retries: int
-) -> None:
-    """Insert one unit of work (a batch, or one partition of it) idempotently."""
+    client: Client, db: str, trades: pa.Table, dead: pa.Table, token: str, retries: int, dedup: bool = True
+) -> tuple[int, int]:
+    """Insert one unit of work (a batch, or one partition of it) idempotently; return the rows written."""
+    if dedup and trades.num_rows:
+        trades, dropped = drop_stored(client, db, trades)
+        if dropped:
+            log.info("%s: %d trade(s) already stored or repeated, dropped", token, dropped)
     if trades.num_rows:
         insert_arrow(client, f"{db}.trades", trades, f"{token}:trades", retries)
     if dead.num_rows:
         insert_arrow(client, f"{db}.dead_letters", dead, f"{token}:dead_letters", retries)
+    return trades.num_rows, dead.num_rows
+
+
+def partition_key() -> Column:
+    """Where a row is written from in executor mode: a trade by its symbol (one writer per key, so the
+    stored-key check cannot race), a dead letter by its payload (the same partition on every replay)."""
+    from pyspark.sql import functions as F
+
+    return F.when(F.col("reason").isNull(), F.concat_ws("|", "venue", "market", "symbol")).otherwise(F.col("raw"))
 
 
 class ClickHouseBatchWriter:
@@ -74,9 +94,8 @@ class ClickHouseBatchWriter:
         token = f"{self.query_id()}:{batch_id}"
         if self.from_driver:
             trades, dead = split(batch.toArrow(), batch_id)
-            write_tables(self.client, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
-                         self.settings.clickhouse.insert_retries)
-            written = (trades.num_rows, dead.num_rows)
+            written = write_tables(self.client, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
+                                   self.settings.clickhouse.insert_retries, self.settings.spark.dedup)
         else:
             written = _write_from_executors(batch, batch_id, token, self.settings)
         log.info("batch %d: %d trades, %d dead letters written", batch_id, *written)
@@ -84,7 +103,7 @@ class ClickHouseBatchWriter:
 
 def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings) -> tuple[int, int]:
     """Each executor inserts its own partition; only two counts per partition come back to the driver."""
-    url, cfg = settings.clickhouse_url, settings.clickhouse
+    url, cfg, dedup = settings.clickhouse_url, settings.clickhouse, settings.spark.dedup
 
     def insert_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
@@ -97,10 +116,12 @@ def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings:
         client = connect(url, cfg)
         try:
             partition = TaskContext.get().partitionId()
-            write_tables(client, cfg.database, trades, dead, f"{token}:p{partition}", cfg.insert_retries)
+            written = write_tables(client, cfg.database, trades, dead, f"{token}:p{partition}", cfg.insert_retries,
+                                   dedup)
         finally:
             client.close()
-        yield pa.RecordBatch.from_pydict({"trades": [trades.num_rows], "dead": [dead.num_rows]})
+        yield pa.RecordBatch.from_pydict({"trades": [written[0]], "dead": [written[1]]})
 
-    counts = batch.mapInArrow(insert_partition, "trades long, dead long").groupBy().sum().collect()[0]
+    partitions = batch.repartition(settings.spark.shuffle_partitions, partition_key())
+    counts = partitions.mapInArrow(insert_partition, "trades long, dead long").groupBy().sum().collect()[0]
     return int(counts[0] or 0), int(counts[1] or 0)

@@ -32,7 +32,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     _f(etl["etl"]["trades_per_s"]), f"count-only {_f(etl['count_only']['trades_per_s'])}",
                     f"{etl['ratio']:.2f}"))
     if etl and "etl_without_dedup" in etl:
-        out.append(("ETL drain with de-duplication off (spark.dedup_window_seconds=0), trades/s",
+        out.append(("ETL drain with de-duplication off (spark.dedup=false), trades/s",
                     _f(etl["etl_without_dedup"]["trades_per_s"]), f"with dedup {_f(etl['etl']['trades_per_s'])}",
                     f"{etl['dedup_cost_ratio']:.2f}"))
     if (ref := results.get("reference")) and etl:

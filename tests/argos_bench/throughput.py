@@ -91,7 +91,7 @@ def etl(bench: Bench) -> dict[str, Any]:
     stored = bench.client.query(
         f"SELECT count(), uniqExact(symbol, trade_id) FROM {settings.clickhouse.database}.trades").result_rows[0]
     # The same drain with the stateful de-duplication off: what the exactly-once-on-resend guarantee costs.
-    no_dedup = bench.settings("bench_etl_nodedup", settings.kafka.topic, dedup_window_seconds=0)
+    no_dedup = bench.settings("bench_etl_nodedup", settings.kafka.topic, dedup=False)
     bench.migrate(no_dedup)
     etl_no_dedup = bench.run_etl(no_dedup, n, timeout, "etl: drain, de-duplication off")
     out = {"trades": n, "produce_seconds": produce_s, "etl": etl, "count_only": baseline,
