@@ -163,3 +163,21 @@ def running_cluster(version: str, binaries: dict[str, Path], etcd: Path, workdir
         if api_proc is not None:
             _stop(api_proc)
         _stop(etcd_proc)
+
+
+REQUIRED_CRDS = ("strimzi", "spark-operator")
+
+
+def install_crds(c: Cluster, files: dict[str, list[Path]], required: tuple[str, ...] = REQUIRED_CRDS) -> None:
+    """Server-side apply the operators' CRDs (the spark-operator's exceed the client-side annotation limit)."""
+    for operator in required:
+        assert files.get(operator), f"no CRDs of {operator}: .ci/validate-charts.sh tools should have fetched them"
+    for path in [p for group in files.values() for p in group]:
+        done = c.kubectl("apply", "--server-side", "--field-manager=argos-tests", "-f", str(path), check=False)
+        assert done.returncode == 0, f"CRD {path.name} refused by Kubernetes {c.version}:\n{done.stderr}"
+    c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+
+
+def namespace(c: Cluster, name: str) -> str:
+    c.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+    return name

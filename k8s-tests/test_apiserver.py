@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import yaml
-from k8s_apiserver import Cluster, running_cluster
+from k8s_apiserver import Cluster, install_crds, namespace, running_cluster
 from k8s_binaries import etcd_binary, kubernetes_binaries, pins
 from renders import (
     ALTINITY_KINDS,
@@ -45,23 +45,8 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     etcd = etcd_binary(PINS["ETCD_VERSION"])
     binaries = kubernetes_binaries(request.param)
     with running_cluster(request.param, binaries, etcd, tmp_path_factory.mktemp(f"k8s-{request.param}")) as c:
-        install_crds(c)
+        install_crds(c, crd_files())
         yield c
-
-
-def install_crds(c: Cluster) -> None:
-    files = crd_files()
-    for operator in ("strimzi", "spark-operator"):
-        assert files[operator], f"no CRDs of {operator}: .ci/validate-charts.sh tools should have fetched them"
-    for path in [p for group in files.values() for p in group]:
-        done = c.kubectl("apply", "--server-side", "--field-manager=argos-tests", "-f", str(path), check=False)
-        assert done.returncode == 0, f"CRD {path.name} refused by Kubernetes {c.version}:\n{done.stderr}"
-    c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-
-
-def namespace(c: Cluster, name: str) -> str:
-    c.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
-    return name
 
 
 def altinity_crds_present() -> bool:
