@@ -36,8 +36,8 @@ import orjson
 
 WIRE_VERSION = 2
 WIRE_VERSIONS: tuple[int, ...] = (1, 2)
-Market = Literal["spot", "usdm", "coinm"]
-MARKETS: tuple[str, ...] = ("spot", "usdm", "coinm")
+Market = Literal["spot", "usdm", "coinm", "swap", "linear"]
+MARKETS: tuple[str, ...] = ("spot", "usdm", "coinm", "swap", "linear")  # swap: OKX, linear: Bybit
 Kind = Literal["spot", "perpetual", "future"]
 KINDS: tuple[str, ...] = ("spot", "perpetual", "future")
 

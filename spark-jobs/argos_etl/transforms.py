@@ -10,11 +10,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
 
-from argos.contract import WIRE_VERSIONS
-from argos.settings import SYMBOL_PATTERN, Settings
+from argos.contract import KINDS, MARKETS, QUOTE_ASSETS, WIRE_VERSIONS
+from argos.settings import SYMBOL_PATTERN, USD_STABLECOINS, Settings
 
-# The wire contract v1 (see argos.contract). Explicit, never inferred. Prices stay strings until cast
-# to exact decimals; raw Binance field names never reach Spark, so case-insensitive names cannot collide.
+# The wire contract v2 (see argos.contract; v1 rows lack the fields after ingest_time). Explicit, never
+# inferred. Prices stay strings until cast to exact decimals; raw venue field names never reach Spark.
 WIRE_SCHEMA = StructType(
     [
         StructField("v", LongType()),
@@ -28,21 +28,39 @@ WIRE_SCHEMA = StructType(
         StructField("trade_time", LongType()),
         StructField("event_time", LongType()),
         StructField("ingest_time", LongType()),
+        StructField("base", StringType()),
+        StructField("quote_asset", StringType()),
+        StructField("kind", StringType()),
+        StructField("contract_size", StringType()),
+        StructField("inverse", BooleanType()),
+        StructField("first_trade_id", LongType()),
+        StructField("last_trade_id", LongType()),
+        StructField("trade_count", LongType()),
         StructField("reject", StringType()),
         StructField("raw", StringType()),
     ]
 )
 REQUIRED = ("venue", "market", "symbol", "trade_id", "price", "qty", "is_buyer_maker", "trade_time", "event_time")
+# Every instrument Binance lists (qty up to ~1e12, price down to 1e-10) fits below 1e20 with 18 decimals.
+# Spark cannot multiply two of these exactly (38 digits at most), so ClickHouse computes the notional in
+# Decimal256 (migration 0006); here a float estimate only guards that it stays far inside that range.
 DECIMAL = "decimal(38,18)"
-# Exact arithmetic: price x qty in these types fits decimal(38,17), so the quote never rounds or overflows.
-PRICE, QTY = "decimal(20,10)", "decimal(18,8)"
+PRICE = QTY = DECIMAL
+MAX_NOTIONAL = 1e30
+THRESHOLD = "decimal(38,8)"
+_MORE_THAN_18_DECIMALS = r"\.[0-9]{19,}$"
+# v1 rows: base and quote from the symbol, longest quote first (as argos.contract.split_symbol).
+_PAIR = r"^(.+?)(" + "|".join(QUOTE_ASSETS) + r")$"
+_ASSET = r"^[A-Z0-9]{1,20}$"
 # Plausible exchange times: after 2009-01-01 and at most a day ahead of the processing clock.
 _MIN_TIME_US = 1_230_768_000_000_000
 _MAX_AHEAD_US = 86_400_000_000
 
+# What the ETL writes; quote, base_qty, quote_usd and is_whale are computed by ClickHouse (column DEFAULTs).
 TRADE_COLUMNS = (
-    "venue", "market", "symbol", "trade_id", "price", "qty", "quote", "is_buyer_maker", "side", "is_whale",
-    "trade_time", "event_time", "ingest_time", "process_time",
+    "venue", "market", "symbol", "base", "quote_asset", "kind", "contract_size", "inverse", "trade_id",
+    "first_trade_id", "last_trade_id", "trade_count", "price", "qty", "usd_rate", "whale_threshold_usd",
+    "is_buyer_maker", "side", "trade_time", "event_time", "ingest_time", "process_time",
 )
 DEAD_LETTER_COLUMNS = ("process_time", "source", "reason", "raw")
 
@@ -54,13 +72,32 @@ def parse(raw: DataFrame) -> DataFrame:
     out = parsed.select("raw", "source", *fields, F.col("w.raw").alias("rejected_raw"))
     out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {PRICE})"))
     out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {QTY})"))
-    out = out.withColumn("quote_dec", (F.col("price_dec") * F.col("qty_dec")).cast(DECIMAL))  # < 1e20: fits
+    out = out.withColumn("size_dec", F.expr(f"try_cast(contract_size AS {DECIMAL})"))
+    out = _instrument_defaults(out)
     out = out.withColumn("reason", _reason(out))
     # A reject from the ingest carries the venue's original payload: keep that one, not our envelope.
     return out.withColumn(
         "raw", F.when(F.col("reject").isNotNull() & F.col("rejected_raw").isNotNull(), F.col("rejected_raw"))
         .otherwise(F.col("raw"))
     ).drop("rejected_raw")
+
+
+def _instrument_defaults(df: DataFrame) -> DataFrame:
+    """v1 rows (and v2 rows that leave them out): assets from the symbol, kind from the market, one trade."""
+    pair = F.regexp_replace("symbol", r"_(PERP|[0-9]{6})$", "")
+    return (
+        df.withColumn("base", F.coalesce("base", F.nullif(F.regexp_extract(pair, _PAIR, 1), F.lit(""))))
+        .withColumn("quote_asset", F.coalesce("quote_asset", F.nullif(F.regexp_extract(pair, _PAIR, 2), F.lit(""))))
+        .withColumn("kind", F.coalesce("kind", F.when(F.col("market") == "spot", "spot").otherwise("perpetual")))
+        .withColumn("inverse", F.coalesce("inverse", F.lit(False)))
+        .withColumn("trade_count", F.coalesce("trade_count", F.lit(1).cast("long")))
+    )
+
+
+def _notional_estimate() -> Column:
+    size = F.coalesce(F.col("size_dec").cast("double"), F.lit(1.0))
+    qty = F.col("qty_dec").cast("double")
+    return F.when(F.col("inverse"), qty * size).otherwise(F.col("price_dec").cast("double") * qty * size)
 
 
 def _reason(df: DataFrame) -> Column:
@@ -77,13 +114,32 @@ def _reason(df: DataFrame) -> Column:
         (F.col("reject").isNotNull(), F.concat(F.lit("ingest: "), F.col("reject"))),
         (F.col("v").isNull() | ~F.col("v").isin(*WIRE_VERSIONS), "unsupported wire version (expected v=1 or 2)"),
         (F.length(missing) > 0, F.concat(F.lit("missing or mistyped field(s): "), missing)),
-        (~F.col("market").isin("spot", "usdm"), F.concat(F.lit("unknown market: "), F.col("market"))),
+        (~F.col("market").isin(*MARKETS), F.concat(F.lit("unknown market: "), F.col("market"))),
         (~F.col("symbol").rlike(SYMBOL_PATTERN), F.concat(F.lit("bad symbol format: "), F.col("symbol"))),
+        (F.col("base").isNull() | F.col("quote_asset").isNull(),
+         F.concat(F.lit("cannot tell base and quote asset of symbol: "), F.col("symbol"))),
+        (~F.col("base").rlike(_ASSET) | ~F.col("quote_asset").rlike(_ASSET),
+         F.concat(F.lit("bad asset: "), F.col("base"), F.lit("/"), F.col("quote_asset"))),
+        (~F.col("kind").isin(*KINDS), F.concat(F.lit("unknown kind: "), F.col("kind"))),
         (F.col("trade_id") < 0, "negative trade_id"),
-        (F.col("price_dec").isNull(), F.concat(F.lit("price not a decimal below 1e10: "), "price")),
+        (F.col("price").rlike(_MORE_THAN_18_DECIMALS), F.concat(F.lit("price has more than 18 decimals: "), "price")),
+        (F.col("price_dec").isNull(), F.concat(F.lit("price not a decimal below 1e20: "), "price")),
         (F.col("price_dec") <= 0, F.concat(F.lit("price not positive: "), "price")),
-        (F.col("qty_dec").isNull(), F.concat(F.lit("qty not a decimal below 1e10: "), "qty")),
+        (F.col("qty").rlike(_MORE_THAN_18_DECIMALS), F.concat(F.lit("qty has more than 18 decimals: "), "qty")),
+        (F.col("qty_dec").isNull(), F.concat(F.lit("qty not a decimal below 1e20: "), "qty")),
         (F.col("qty_dec") <= 0, F.concat(F.lit("qty not positive: "), "qty")),
+        (F.col("contract_size").isNotNull() & (F.col("size_dec").isNull() | (F.col("size_dec") <= 0)
+                                               | F.col("contract_size").rlike(_MORE_THAN_18_DECIMALS)),
+         F.concat(F.lit("contract_size not a positive decimal below 1e20: "), "contract_size")),
+        (F.col("inverse") & F.col("contract_size").isNull(), "inverse contract without contract_size"),
+        (_notional_estimate() >= MAX_NOTIONAL, "notional out of range (>= 1e30)"),
+        (F.col("trade_count") < 1, "trade_count below 1"),
+        (F.col("first_trade_id").isNull() != F.col("last_trade_id").isNull(),
+         "first_trade_id and last_trade_id come together"),
+        (F.col("first_trade_id").isNotNull()
+         & ((F.col("first_trade_id") < 0) | (F.col("last_trade_id") < F.col("first_trade_id"))
+            | (F.col("trade_count") != F.col("last_trade_id") - F.col("first_trade_id") + 1)),
+         "trade_count disagrees with first_trade_id..last_trade_id"),
         (implausible("trade_time"), "trade_time out of range (expect epoch microseconds)"),
         (implausible("event_time"), "event_time out of range (expect epoch microseconds)"),
         (F.col("ingest_time").isNotNull() & implausible("ingest_time"), "ingest_time out of range"),
@@ -101,11 +157,13 @@ def trade_key() -> Column:
     )
 
 
-def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str, float]) -> DataFrame:
-    """Add quote value, taker side, whale flag, timestamps and processing time (to valid rows only)."""
-    threshold = F.lit(whale_threshold_usd)
+def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str, float],
+           usd_stablecoins: tuple[str, ...] = USD_STABLECOINS) -> DataFrame:
+    """Add exact decimals, taker side, the USD rate of stablecoin quotes, the symbol's whale threshold in USD,
+    timestamps and processing time (to valid rows only). ClickHouse derives notional, USD value and whales."""
+    threshold = F.lit(whale_threshold_usd).cast(THRESHOLD)
     for symbol, value in sorted(whale_thresholds.items()):
-        threshold = F.when(F.col("symbol") == symbol, F.lit(value)).otherwise(threshold)
+        threshold = F.when(F.col("symbol") == symbol, F.lit(value).cast(THRESHOLD)).otherwise(threshold)
     valid = F.col("reason").isNull()
 
     def derived(value: Column) -> Column:
@@ -114,14 +172,16 @@ def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str
     return (
         df.withColumn("price", derived(F.col("price_dec").cast(DECIMAL)))
         .withColumn("qty", derived(F.col("qty_dec").cast(DECIMAL)))
-        .withColumn("quote", derived(F.col("quote_dec")))
+        .withColumn("contract_size", derived(F.col("size_dec")))
+        .withColumn("trade_count", derived(F.col("trade_count").cast("int")))
         .withColumn("side", derived(F.when(F.col("is_buyer_maker"), "sell").otherwise("buy")))
-        .withColumn("is_whale", F.coalesce(derived(F.col("quote") >= threshold), F.lit(False)))
+        .withColumn("usd_rate", derived(F.when(F.col("quote_asset").isin(*usd_stablecoins), F.lit(1).cast(DECIMAL))))
+        .withColumn("whale_threshold_usd", derived(threshold))
         .withColumn("ingest_time", derived(F.timestamp_micros(F.coalesce("ingest_time", "event_time"))))
         .withColumn("trade_time", derived(F.timestamp_micros("trade_time")))
         .withColumn("event_time", derived(F.timestamp_micros("event_time")))
         .withColumn("process_time", F.current_timestamp())
-        .drop("price_dec", "qty_dec", "quote_dec")
+        .drop("price_dec", "qty_dec", "size_dec")
     )
 
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from argos.contract import Reject, Trade, encode, now_us
@@ -18,6 +19,13 @@ def trade(**kw) -> str:
     return encode(Trade(**{**base, **kw})).decode()
 
 
+def edited(**fields) -> str:
+    """A valid payload with fields changed (None: removed), for shapes the Trade class itself refuses."""
+    record = orjson.loads(trade())
+    record.update(fields)
+    return orjson.dumps({k: v for k, v in record.items() if v is not None}).decode()
+
+
 def run(spark, payloads: list[str], whale=10_000.0, per_symbol=None):
     df = spark.createDataFrame([(p, "test") for p in payloads], "raw string, source string")
     return enrich(parse(df), whale, per_symbol or {}).toArrow()
@@ -30,11 +38,22 @@ BAD = {
     '{"v": 1}': "missing or mistyped field(s): venue, market, symbol, trade_id, price, qty",
     trade().replace('"v":2', '"v":9'): "unsupported wire version",
     trade(price="-3"): "price not positive: -3",
-    trade(price="abc"): "price not a decimal below 1e10: abc",
-    trade(price="1e30"): "price not a decimal below 1e10: 1e30",
+    trade(price="abc"): "price not a decimal below 1e20: abc",
+    trade(price="1e30"): "price not a decimal below 1e20: 1e30",
+    trade(price="1.0000000000000000001"): "price has more than 18 decimals",
+    trade(qty="123456789012345678901"): "qty not a decimal below 1e20",
     trade(event_time=2**62): "event_time out of range",
     trade(ingest_time=-5): "ingest_time out of range",
-    trade(price="9999999999", qty="99999999999"): "qty not a decimal below 1e10",
+    trade(price="99999999999999999999", qty="99999999999"): "notional out of range",
+    edited(symbol="ZZZZ", base=None, quote_asset=None): "cannot tell base and quote asset of symbol: ZZZZ",
+    edited(kind="option"): "unknown kind: option",
+    trade(inverse=True, contract_size="0").replace('"contract_size":"0"', '"contract_size":"-1"'):
+        "contract_size not a positive decimal",
+    trade(inverse=True, contract_size="100").replace('"contract_size":"100"', '"contract_size":null'):
+        "inverse contract without contract_size",
+    trade(first_trade_id=5, last_trade_id=9, trade_count=2): "trade_count disagrees",
+    trade(first_trade_id=5, last_trade_id=9, trade_count=5).replace('"last_trade_id":9', '"last_trade_id":null'):
+        "first_trade_id and last_trade_id come together",
     trade(qty="0"): "qty not positive: 0",
     trade(symbol="btc/usdt"): "bad symbol format: btc/usdt",
     trade(market="options"): "unknown market: options",
@@ -59,21 +78,32 @@ def test_every_malformed_row_becomes_a_dead_letter_with_its_reason(spark):
     assert dead.column_names == [*DEAD_LETTER_COLUMNS, "batch_id"]
 
 
-def test_enrichment_quote_side_whale_and_times(spark):
-    table = run(spark, [trade(price="97000.12345678", qty="0.00012345", is_buyer_maker=True),
-                        trade(trade_id=2, price="100", qty="100")])
-    trades, _ = split(table, 0)
-    rows = trades.to_pylist()
-    assert rows[0]["quote"] == Decimal("97000.12345678") * Decimal("0.00012345")  # exact
-    assert rows[0]["side"] == "sell" and rows[1]["side"] == "buy"
-    assert [r["is_whale"] for r in rows] == [False, True]  # 10,000 quote meets the threshold
-    assert rows[0]["trade_time"].timestamp() * 1e6 == pytest.approx(NOW, abs=1)
-    assert (rows[0]["ingest_time"] - rows[0]["trade_time"]).total_seconds() == pytest.approx(500e-6)
+def test_enrichment_exact_values_side_instrument_and_times(spark):
+    v1 = trade(symbol="XRPETH", trade_id=3).replace('"v":2', '"v":1')
+    table = run(spark, [trade(price="97000.12345678", qty="46116860414.5", is_buyer_maker=True),
+                        trade(trade_id=2, market="coinm", symbol="BTCUSD_PERP", price="97000.1", qty="12",
+                              contract_size="100", inverse=True, first_trade_id=7, last_trade_id=9, trade_count=3),
+                        v1])
+    trades, dead = split(table, 0)
+    assert dead.num_rows == 0, dead.to_pylist()
+    rows = {r["trade_id"]: r for r in trades.to_pylist()}
+    assert rows[1]["price"] == Decimal("97000.12345678") and rows[1]["qty"] == Decimal("46116860414.5")
+    assert rows[1]["side"] == "sell" and rows[2]["side"] == "buy"
+    assert (rows[1]["base"], rows[1]["quote_asset"], rows[1]["kind"], rows[1]["usd_rate"]) == (
+        "BTC", "USDT", "spot", Decimal(1))
+    coinm = rows[2]
+    assert (coinm["base"], coinm["quote_asset"], coinm["kind"], coinm["contract_size"], coinm["inverse"]) == (
+        "BTC", "USD", "perpetual", Decimal(100), True)
+    assert (coinm["first_trade_id"], coinm["last_trade_id"], coinm["trade_count"]) == (7, 9, 3)
+    assert (rows[3]["base"], rows[3]["quote_asset"], rows[3]["usd_rate"], rows[3]["trade_count"]) == (
+        "XRP", "ETH", None, 1)  # v1 payload: assets from the symbol; ETH has no stablecoin rate
+    assert rows[1]["trade_time"].timestamp() * 1e6 == pytest.approx(NOW, abs=1)
+    assert (rows[1]["ingest_time"] - rows[1]["trade_time"]).total_seconds() == pytest.approx(500e-6)
 
 
-def test_per_symbol_whale_threshold(spark):
+def test_per_symbol_whale_threshold_in_usd(spark):
     payloads = [trade(price="100", qty="200"), trade(symbol="ETHUSDT", price="100", qty="200")]
     rows = split(run(spark, payloads, whale=10_000, per_symbol={"BTCUSDT": 50_000}), 0)[0].to_pylist()
-    assert {r["symbol"]: r["is_whale"] for r in rows} == {"BTCUSDT": False, "ETHUSDT": True}
+    assert {r["symbol"]: r["whale_threshold_usd"] for r in rows} == {"BTCUSDT": 50_000, "ETHUSDT": 10_000}
 
 # deduplicate() is stateful and streaming-only: tests/integration covers it with re-sent trades.
