@@ -57,3 +57,62 @@ def test_executors_insert_partitions_idempotently(tmp_path):
     out = subprocess.run([sys.executable, "-c", READ, str(db)], capture_output=True, check=True)
     counts = pa.ipc.open_stream(out.stdout).read_all().to_pylist()[0]
     assert counts == {"trades": 3000, "ids": 3000, "dead": 1}
+
+
+CRASH_SCRIPT = r"""
+import sys
+from pyspark.sql import SparkSession
+from argos.contract import encode
+from argos.settings import load_settings
+from argos_ingest.synthetic import SyntheticMarket
+from argos_etl.sink import _write_from_executors
+from argos_etl.transforms import transform
+
+db_dir = sys.argv[1]
+settings = load_settings(clickhouse={"url": "chdb://" + db_dir, "insert_retries": 0},
+                         spark={"write_mode": "executors", "shuffle_partitions": 8})
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "8").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+rows = [(encode(t).decode(), "test") for t in SyntheticMarket(["BTCUSDT", "ETHUSDT"], seed=9).backlog(2000, 300)]
+rows += [(f"garbage {i}", "test") for i in range(40)] + [("poison", "test")]
+batch = transform(spark.createDataFrame(rows, "raw string, source string").repartition(4), settings)
+print(_write_from_executors(batch, 7, "query-1:7", settings))
+"""
+
+
+def _chdb(db, sql: str) -> list[dict]:
+    run = ("import sys, json; from argos.clickhouse import connect; from argos.settings import ClickHouseSettings; "
+           "c = connect('chdb://' + sys.argv[1], ClickHouseSettings()); r = c.query(sys.argv[2]); "
+           "print(json.dumps(list(r.named_results()) if r.column_names else []))")
+    out = subprocess.run([sys.executable, "-c", run, str(db), sql], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else []
+
+
+def test_executor_crash_mid_batch_writes_dead_letters_exactly_once(tmp_path):
+    """A batch dies after some partitions were inserted (a dead letter the table refuses: the 'crash'); the
+    batch is recomputed and written again, as Spark does after a failure: every dead letter lands once."""
+    db = tmp_path / "clickhouse"
+    migrate = ("from argos.clickhouse import connect; from argos_schema.migrate import migrate; "
+               "from argos.settings import ClickHouseSettings; "
+               f"c = connect('chdb://{db}', ClickHouseSettings()); migrate(c); "
+               "c.command(\"ALTER TABLE argos.dead_letters ADD CONSTRAINT no_poison CHECK raw != 'poison'\")")
+    subprocess.run([sys.executable, "-c", migrate], check=True)
+    env = {"SPARK_LOCAL_IP": "127.0.0.1", "PATH": "/usr/bin:/bin", "PYSPARK_PYTHON": sys.executable}
+    crashed = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(db)], capture_output=True, text=True, env=env,
+                             check=False)
+    assert crashed.returncode != 0, "the poisoned partition should have failed the batch"
+    first = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, "
+                      "(SELECT count() FROM argos.dead_letters) AS dead")[0]
+    assert first["dead"] > 0, "the crash should come after some partitions were written"
+    _chdb(db, "ALTER TABLE argos.dead_letters DROP CONSTRAINT no_poison")
+    replay = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(db)], capture_output=True, text=True, env=env,
+                            check=False)
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    got = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, (SELECT uniqExact(symbol, trade_id) "
+                    "FROM argos.trades) AS ids, (SELECT count() FROM argos.dead_letters) AS dead, "
+                    "(SELECT uniqExact(raw) FROM argos.dead_letters) AS distinct_dead")[0]
+    print(f"executor crash: 2000 trades + 41 dead letters in; written before the crash {first}; after replay {got}")
+    assert got == {"trades": 2000, "ids": 2000, "dead": 41, "distinct_dead": 41}
