@@ -62,9 +62,11 @@ def run_panel(query: QueryFn, panel: Panel, selection: Selection) -> pd.DataFram
     return to_frame(query(panel_sql(panel, selection)), panel)
 
 
-def variable_values(query: QueryFn, variable: Variable, db: str, start: datetime, end: datetime) -> list[str]:
-    """Options of a query variable, as Grafana's variable editor would list them."""
-    sql = render(variable.sql, QueryWindow(start, end, 1), {}, db)
+def variable_values(query: QueryFn, variable: Variable, db: str, start: datetime, end: datetime,
+                    chosen: dict[str, list[str]] | None = None) -> list[str]:
+    """Options of a query variable, as Grafana's variable editor would list them (``chosen``: the values of the
+    variables its query depends on)."""
+    sql = render(variable.sql, QueryWindow(start, end, 1), chosen or {}, db)
     frame = to_frame(query(sql))
     return [str(v) for v in frame.iloc[:, 0].tolist()] if len(frame.columns) else []
 
@@ -81,7 +83,8 @@ def default_selection(
     query: QueryFn, db: str, window_s: int = 3600, symbols: list[str] | None = None, end: datetime | None = None
 ) -> Selection:
     """Last ``window_s`` seconds up to now; if the data stopped before that window, up to the newest data
-    (so a report of an old run is not empty). Market defaults to spot, symbols to all."""
+    (so a report of an old run is not empty). Market defaults to spot, the venue to Binance (else the first),
+    symbols to all of that venue, the compared venues to all and the asset to BTC (else the first)."""
     if end is None:
         end = now_utc()
         newest = newest_minute(query, db)
@@ -91,6 +94,11 @@ def default_selection(
     by_name = {v.name: v for v in VARIABLES}
     markets = variable_values(query, by_name["market"], db, start, end)
     market = ["spot"] if "spot" in markets or not markets else markets[:1]
-    found = variable_values(query, by_name["symbol"], db, start, end)
+    venues = variable_values(query, by_name["venue"], db, start, end)
+    venue = ["binance"] if "binance" in venues or not venues else venues[:1]
+    found = variable_values(query, by_name["symbol"], db, start, end, {"venue": venue})
     chosen = [s for s in (symbols or found) if s in found] if symbols else found
-    return Selection(db, start, end, {"market": market, "symbol": chosen})
+    assets = variable_values(query, by_name["asset"], db, start, end, {"venues": venues})
+    asset = ["BTC"] if "BTC" in assets or not assets else assets[:1]
+    return Selection(db, start, end, {"market": market, "venue": venue, "symbol": chosen, "venues": venues,
+                                      "asset": asset})

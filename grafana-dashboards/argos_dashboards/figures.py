@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from argos_dashboards.model import Kind, Panel, Viz
+from argos_dashboards.model import Kind, Panel, Viz, bubble_series
 from argos_dashboards.panels import BUY, GREY, SELL
 
 PANEL_BG = "#161a1e"
@@ -142,7 +142,7 @@ def bubbles(panel: Panel, rows: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     lo, hi = (rows["size"].min(), rows["size"].max()) if len(rows) else (0.0, 1.0)
     span = (hi - lo) or 1.0
-    for name, color in (("buy", BUY), ("sell", SELL)):
+    for name, color in ((n, panel.column(n).color) for n in bubble_series(panel)):
         part = rows[rows[name].notna()]
         fig.add_trace(go.Scatter(
             x=part["time"], y=part[name], mode="markers", name=panel.column(name).title,

@@ -24,7 +24,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import xychart as xy_model
 
 from argos.resources import component_dir
-from argos_dashboards.model import Column, Kind, Panel, Scope, Viz
+from argos_dashboards.model import Column, Kind, Panel, Scope, Viz, bubble_series
 from argos_dashboards.panels import (
     BUY,
     DATASOURCE_TYPE,
@@ -202,7 +202,7 @@ def _bubbles(panel: Panel) -> xychart.Panel:
     return (
         xychart.Panel()
         .mapping(xy_model.SeriesMapping.MANUAL)
-        .series([series("buy"), series("sell")])
+        .series([series(y) for y in bubble_series(panel)])
         .show(xy_model.XYShowMode.POINTS)
         .point_size(xychart.XychartFieldConfigPointSize().min(4).max(36))
         .fill_opacity(55)
@@ -288,7 +288,8 @@ def build_dashboard(db: str = "argos") -> dict[str, object]:
     board = (
         dash.Dashboard("Argos · order flow")
         .uid(DASHBOARD_UID)
-        .description("Live crypto order flow from Binance trades: Spark Structured Streaming into ClickHouse.")
+        .description("Live crypto order flow from Binance, Coinbase, OKX and Bybit trades: Spark Structured "
+                     "Streaming into ClickHouse.")
         .tags(["argos", "crypto", "order-flow", "clickhouse"])
         .timezone("utc")
         .time("now-1h", "now")
@@ -303,6 +304,9 @@ def build_dashboard(db: str = "argos") -> dict[str, object]:
         board.with_panel(grafana_panel(panel, next(ids), db))
     board.with_row(dash.Row("Pipeline").id(next(ids)))
     for panel in panels(Scope.PIPELINE):
+        board.with_panel(grafana_panel(panel, next(ids), db))
+    board.with_row(dash.Row("Across venues · $asset").id(next(ids)))
+    for panel in panels(Scope.VENUES):
         board.with_panel(grafana_panel(panel, next(ids), db))
     # Repeated last: Grafana clones a repeated row with every panel up to the next row.
     board.with_row(dash.Row("$symbol").id(next(ids)).repeat("symbol"))

@@ -32,14 +32,18 @@ DEAD_LETTERS = Panel(
     key="dead_letters",
     title="Dead letters",
     description="Messages the ETL rejected in the time range (malformed JSON, impossible values); "
-    "each keeps its raw payload and reason in the dead_letters table.",
+    "each keeps its raw payload and reason in the dead_letters table. Unpriced: trades whose quote asset has "
+    "no USD rate yet (not a stablecoin, no <ASSET>/stablecoin trade seen on the venue), so they are neither "
+    "whales nor not: see the unpriced_1m table.",
     viz=Viz.STAT,
     scope=Scope.OVERVIEW,
     sql="""
-SELECT count() AS dead_letters, uniqExact(reason) AS reasons
+SELECT count() AS dead_letters, uniqExact(reason) AS reasons,
+       (SELECT sum(trades) FROM {db}.unpriced_1m WHERE $__timeFilter(minute)) AS unpriced
 FROM {db}.dead_letters
 WHERE $__timeFilter_ms(process_time)""",
-    columns=(Column("dead_letters", N, "Rejected"), Column("reasons", N, "Reasons")),
+    columns=(Column("dead_letters", N, "Rejected"), Column("reasons", N, "Reasons"),
+             Column("unpriced", N, "Unpriced")),
     width=5,
     height=5,
 )

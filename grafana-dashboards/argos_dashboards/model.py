@@ -26,11 +26,12 @@ class Kind(StrEnum):
 
 
 class Scope(StrEnum):
-    """Where a panel sits: overview (all symbols), one copy per symbol, or pipeline health."""
+    """Where a panel sits: overview (all symbols), one copy per symbol, pipeline health, or across venues."""
 
     OVERVIEW = "overview"
     SYMBOL = "symbol"
     PIPELINE = "pipeline"
+    VENUES = "venues"
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,9 @@ def requirement_errors(panel: Panel) -> list[str]:
         ],
         Viz.BUBBLES: [
             (bool(times or numbers), "an XY chart needs an x column"),
-            ({"buy", "sell", "size"} <= set(numbers), "the whale radar needs y columns buy/sell and size"),
-            (not titles_share_word([panel.column(n).title for n in ("buy", "sell") if n in numbers]),
+            (len(bubble_series(panel)) >= 2 and "size" in numbers,
+             "a whale radar needs coloured y columns (one series each) and a size column"),
+            (not titles_share_word([panel.column(n).title for n in bubble_series(panel)]),
              "the y series' titles share a word, which the xychart legend strips"),
         ],
         Viz.TABLE: [(bool(panel.columns), "a table needs columns")],
@@ -124,6 +126,11 @@ def requirement_errors(panel: Panel) -> list[str]:
         ],
     }
     return [message for ok, message in needs[panel.viz] if not ok]
+
+
+def bubble_series(panel: Panel) -> list[str]:
+    """The y columns of a bubble chart: its coloured number columns, one series each."""
+    return [c.name for c in panel.columns if c.kind is Kind.NUMBER and c.color]
 
 
 def titles_share_word(titles: list[str]) -> bool:

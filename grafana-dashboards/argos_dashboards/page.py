@@ -50,7 +50,8 @@ def collect(query: QueryFn, selection: Selection, refresh_s: int = 0) -> dict[st
     def section(title: str, scope: Scope, chosen: Selection) -> dict[str, Any]:
         return {"title": title, "panels": [_panel_payload(query, p, chosen) for p in panels(scope)]}
 
-    sections = [section("Overview", Scope.OVERVIEW, selection), section("Pipeline", Scope.PIPELINE, selection)]
+    sections = [section("Overview", Scope.OVERVIEW, selection), section("Pipeline", Scope.PIPELINE, selection),
+                section("Across venues", Scope.VENUES, selection)]
     # One section per symbol, like Grafana's repeated row.
     sections += [section(s, Scope.SYMBOL, selection.only(symbol=[s])) for s in selection.variables.get("symbol", [])]
     return {

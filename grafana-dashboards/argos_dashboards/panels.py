@@ -26,6 +26,7 @@ from argos_dashboards.shared import (  # noqa: F401  (re-exported: one place to 
     VALUE_AREA_SHARE,
     VARIABLES,
 )
+from argos_dashboards.venue_panels import VENUE_PANELS
 
 T, N, S = Kind.TIME, Kind.NUMBER, Kind.STRING
 
@@ -140,6 +141,7 @@ FROM
             WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
         ) AS b
         WHERE t.symbol IN (${{symbol:singlequote}}) AND t.market IN (${{market:singlequote}})
+          AND t.venue IN (${{venue:singlequote}})
           AND $__timeFilter_ms(t.trade_time)
     )
     WHERE arraySum(vols) > 0
@@ -249,8 +251,9 @@ ORDER BY time""",
 WHALE_RADAR = Panel(
     key="whale_radar",
     title="${symbol} · whale radar",
-    description="Every whale trade (quote value at or above the threshold) as a bubble: time × price, "
-    "area on a log scale of the quote value, green for taker buys and red for taker sells.",
+    description="Every whale trade (USD value at or above the symbol's threshold in USD) as a bubble: time × "
+    "price, area on a log scale of the USD value, green for taker buys and red for taker sells. A quote asset "
+    "that is not a USD stablecoin is priced by the venue's last <ASSET>/stablecoin trade.",
     viz=Viz.BUBBLES,
     scope=Scope.SYMBOL,
     sql=f"""
@@ -258,8 +261,8 @@ SELECT
     w.trade_time                                          AS time,
     if(w.side = 'buy', toFloat64(w.price), NULL)          AS buy,
     if(w.side = 'sell', toFloat64(w.price), NULL)         AS sell,
-    toFloat64(w.quote)                                    AS quote,
-    log10(toFloat64(w.quote))                             AS size
+    toFloat64(w.quote_usd)                                AS quote,
+    log10(toFloat64(w.quote_usd))                         AS size
 FROM {{db}}.whales AS w
 WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time""",
@@ -268,8 +271,8 @@ ORDER BY w.trade_time""",
         # Series names share no word: xychart's legend strips words common to all of them.
         Column("buy", N, "Buy", color=BUY),
         Column("sell", N, "Sell", color=SELL),
-        Column("quote", N, "Quote value", unit="currencyUSD"),
-        Column("size", N, "log10 quote"),
+        Column("quote", N, "USD value", unit="currencyUSD"),
+        Column("size", N, "log10 USD value"),
     ),
     width=16,
     height=9,
@@ -278,7 +281,8 @@ ORDER BY w.trade_time""",
 WHALE_TABLE = Panel(
     key="whale_table",
     title="${symbol} · latest whales",
-    description="The 50 most recent whale trades in the time range, newest first.",
+    description="The 50 most recent whale trades in the time range, newest first: notional in the quote asset, "
+    "its USD value and where the USD rate came from (stablecoin 1:1, or the symbol whose last price gave it).",
     viz=Viz.TABLE,
     scope=Scope.SYMBOL,
     sql=f"""
@@ -288,7 +292,9 @@ SELECT
     w.side                     AS side,
     toFloat64(w.price)         AS price,
     toFloat64(w.qty)           AS qty,
-    toFloat64(w.quote)         AS quote
+    toFloat64(w.quote)         AS quote,
+    toFloat64(w.quote_usd)     AS usd,
+    w.rate_source              AS rate_source
 FROM {{db}}.whales AS w
 WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time DESC, w.trade_id DESC
@@ -299,7 +305,9 @@ LIMIT 50""",
         Column("side", S, "Side"),
         Column("price", N, "Price"),
         Column("qty", N, "Qty"),
-        Column("quote", N, "Quote", unit="currencyUSD"),
+        Column("quote", N, "Notional"),
+        Column("usd", N, "USD", unit="currencyUSD"),
+        Column("rate_source", S, "USD rate"),
     ),
     width=8,
     height=9,
@@ -319,6 +327,8 @@ PANELS: tuple[Panel, ...] = (
     TRADES_PER_SECOND,
     LATENCY,
 )
+# The cross-venue section sits between the pipeline row and the per-symbol rows (Grafana repeats the last row).
+PANELS = PANELS[:3] + VENUE_PANELS + PANELS[3:]
 
 
 def panels(scope: Scope) -> list[Panel]:

@@ -19,8 +19,23 @@ DATASOURCE_UID = "argos-clickhouse"
 PROFILE_LEVELS = 40
 VALUE_AREA_SHARE = 0.7
 
-# The variables' filter, shared by every panel that reads market data.
-SYMBOL_FILTER = "symbol IN (${symbol:singlequote}) AND market IN (${market:singlequote})"
+# The variables' filter, shared by every panel that reads one venue's market data.
+SYMBOL_FILTER = (
+    "symbol IN (${symbol:singlequote}) AND market IN (${market:singlequote}) AND venue IN (${venue:singlequote})"
+)
+
+# Across venues: one asset, spelled per venue (BTCUSDT, BTC-USD, BTC-USDT-SWAP), dollar-quoted instruments only.
+BASE_OF_SYMBOL = (
+    # \z, not $, ends the pattern: a dollar sign would read as a Grafana variable
+    "extract(symbol, '^([A-Z0-9]+?)-?(?:FDUSD|USDT|USDC|BUSD|TUSD|USD)(?:-SWAP|-[0-9]{6})?\\\\z')"
+)
+VENUE_FILTER = "venue IN (${venues:singlequote}) AND market IN (${market:singlequote})"
+ASSET_FILTER = f"{BASE_OF_SYMBOL} IN (${{asset:singlequote}})"
+# Venue colours (their brand colours, told apart on a dark background); the whale radar draws one series each.
+VENUE_COLORS = {
+    "binance": ("Binance", "#f0b90b"), "coinbase": ("Coinbase", "#1652f0"), "okx": ("OKX", "#e0e3e7"),
+    "bybit": ("Bybit", "#f7a600"),
+}
 
 VARIABLES = (
     Variable(
@@ -30,9 +45,29 @@ VARIABLES = (
         multi=False,
     ),
     Variable(
+        "venue",
+        "Venue",
+        "SELECT DISTINCT venue FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY venue",
+        multi=False,
+    ),
+    Variable(
         "symbol",
         "Symbol",
-        "SELECT DISTINCT symbol FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY symbol",
+        "SELECT DISTINCT symbol FROM {db}.candles_1m WHERE $__timeFilter(minute) AND venue IN (${venue:singlequote}) "
+        "ORDER BY symbol",
         multi=True,
+    ),
+    Variable(
+        "venues",
+        "Compare venues",
+        "SELECT DISTINCT venue FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY venue",
+        multi=True,
+    ),
+    Variable(
+        "asset",
+        "Asset",
+        f"SELECT DISTINCT {BASE_OF_SYMBOL} AS asset FROM {{db}}.candles_1m WHERE $__timeFilter(minute) "
+        "AND venue IN (${venues:singlequote}) AND asset != '' ORDER BY asset",
+        multi=False,
     ),
 )

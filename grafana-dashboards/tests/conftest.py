@@ -24,6 +24,9 @@ DB = "argos_dashboards_test"  # its own database, so it can share an engine with
 WHALE_USD = Decimal(10_000)
 SYMBOLS = {"BTCUSDT": (64_000.0, 0.02), "ETHUSDT": (3_100.0, 0.4), "SOLUSDT": (150.0, 8.0)}
 TRADES_PER_SYMBOL = 1_500
+# The same asset on the other venues, in their own spelling (fewer trades; whales included).
+OTHER_VENUES = {"coinbase": ("BTC-USD", 64_010.0), "okx": ("BTC-USDT", 63_990.0), "bybit": ("BTCUSDT", 64_005.0)}
+OTHER_VENUE_TRADES = 600
 DEC = pa.decimal128(38, 18)
 TS = pa.timestamp("us", tz="UTC")
 
@@ -37,21 +40,22 @@ class Market:
     end: datetime
 
     def selection(self, symbols: list[str] | None = None) -> Selection:
-        return Selection(DB, self.start, self.end, {"market": ["spot"], "symbol": symbols or sorted(SYMBOLS)})
+        return Selection(DB, self.start, self.end, {
+            "market": ["spot"], "venue": ["binance"], "symbol": symbols or sorted(SYMBOLS),
+            "venues": ["binance", *sorted(OTHER_VENUES)], "asset": ["BTC"]})
 
 
 def _symbol_trades(rng: np.random.Generator, symbol: str, price0: float, qty_scale: float,
-                   start: datetime, span_s: float) -> list[dict[str, object]]:
-    offsets = np.sort(rng.uniform(0, span_s, TRADES_PER_SYMBOL))
-    steps = rng.normal(0, 0.0006, TRADES_PER_SYMBOL) + 0.00001
+                   start: datetime, span_s: float, venue: str = "binance",
+                   count: int = TRADES_PER_SYMBOL) -> list[dict[str, object]]:
+    offsets = np.sort(rng.uniform(0, span_s, count))
+    steps = rng.normal(0, 0.0006, count) + 0.00001
     prices = price0 * np.exp(np.cumsum(steps))
     # Heavy-tailed sizes: mostly small, a few percent of trades are whales.
-    sizes = qty_scale * rng.lognormal(0.0, 1.0, TRADES_PER_SYMBOL) * np.where(
-        rng.random(TRADES_PER_SYMBOL) < 0.03, 25.0, 1.0
-    )
-    taker_buys = rng.random(TRADES_PER_SYMBOL) < np.where(steps > 0, 0.7, 0.3)
+    sizes = qty_scale * rng.lognormal(0.0, 1.0, count) * np.where(rng.random(count) < 0.03, 25.0, 1.0)
+    taker_buys = rng.random(count) < np.where(steps > 0, 0.7, 0.3)
     rows = []
-    for i in range(TRADES_PER_SYMBOL):
+    for i in range(count):
         price = Decimal(f"{prices[i]:.2f}")
         qty = max(Decimal(f"{sizes[i]:.5f}"), Decimal("0.00001"))
         quote = price * qty
@@ -62,8 +66,8 @@ def _symbol_trades(rng: np.random.Generator, symbol: str, price0: float, qty_sca
         process_time = ingest_time + timedelta(milliseconds=float(rng.uniform(300, 1200)))
         insert_time = process_time + timedelta(milliseconds=float(rng.uniform(20, 80)))
         rows.append({
-            "venue": "binance", "market": "spot", "symbol": symbol, "trade_id": 1_000_000 + i,
-            "price": price, "qty": qty, "quote": quote, "is_buyer_maker": is_buyer_maker,
+            "venue": venue, "market": "spot", "symbol": symbol, "trade_id": 1_000_000 + i,
+            "price": price, "qty": qty, "quote": quote, "usd_rate": Decimal(1), "is_buyer_maker": is_buyer_maker,
             "side": "sell" if is_buyer_maker else "buy", "is_whale": quote >= WHALE_USD,
             "trade_time": trade_time, "event_time": event_time, "ingest_time": ingest_time,
             "process_time": process_time, "insert_time": insert_time,
@@ -75,9 +79,12 @@ def build_trades(start: datetime, span_s: float, seed: int = 7) -> pa.Table:
     """Seeded trades for every fixture symbol, as the Arrow table the ETL would insert."""
     rng = np.random.default_rng(seed)
     rows = [r for sym, (p0, q) in SYMBOLS.items() for r in _symbol_trades(rng, sym, p0, q, start, span_s)]
+    rows += [r for venue, (sym, p0) in OTHER_VENUES.items()
+             for r in _symbol_trades(rng, sym, p0, 0.02, start, span_s, venue, OTHER_VENUE_TRADES)]
     schema = pa.schema([
         ("venue", pa.string()), ("market", pa.string()), ("symbol", pa.string()), ("trade_id", pa.uint64()),
-        ("price", DEC), ("qty", DEC), ("quote", DEC), ("is_buyer_maker", pa.bool_()), ("side", pa.string()),
+        ("price", DEC), ("qty", DEC), ("quote", DEC), ("usd_rate", DEC), ("is_buyer_maker", pa.bool_()),
+        ("side", pa.string()),
         ("is_whale", pa.bool_()), ("trade_time", TS), ("event_time", TS), ("ingest_time", TS),
         ("process_time", TS), ("insert_time", TS),
     ])

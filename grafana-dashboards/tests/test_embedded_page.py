@@ -72,7 +72,8 @@ def served(query, market) -> Iterator[str]:
 def test_server_answers_json_and_page(served: str) -> None:
     with urllib.request.urlopen(served + "api/dashboard.json", timeout=30) as response:
         payload = json.load(response)
-    assert [s["title"] for s in payload["sections"]] == ["Overview", "Pipeline", "BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert [s["title"] for s in payload["sections"]] == ["Overview", "Pipeline", "Across venues", "BTCUSDT",
+                                                                 "ETHUSDT", "SOLUSDT"]
     assert all(p["rows"] > 0 and not p["error"] for s in payload["sections"] for p in s["panels"])
     with urllib.request.urlopen(served + "healthz", timeout=5) as response:
         assert response.read() == b"ok"

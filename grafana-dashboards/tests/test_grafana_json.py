@@ -64,5 +64,5 @@ def test_symbol_variable_repeats_the_per_symbol_row() -> None:
     assert variables["symbol"]["multi"] and variables["symbol"]["includeAll"]
     assert variables["symbol"]["datasource"]["uid"] == DATASOURCE_UID
     rows = [p for p in board["panels"] if p["type"] == "row"]
-    assert [r.get("repeat") for r in rows] == [None, "symbol"]
+    assert [r.get("repeat") for r in rows] == [None, None, "symbol"]
     assert board["refresh"] and board["time"]["from"].startswith("now-")

@@ -30,7 +30,8 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 def trades_of(market, symbol: str) -> pd.DataFrame:
     t = market.trades
-    t = t[(t.symbol == symbol) & (t.trade_time >= market.start) & (t.trade_time <= market.end)]
+    t = t[(t.venue == "binance") & (t.symbol == symbol) & (t.trade_time >= market.start)
+          & (t.trade_time <= market.end)]
     return t.sort_values(["trade_time", "trade_id"]).assign(minute=lambda d: d.trade_time.dt.floor("min"))
 
 

@@ -57,8 +57,15 @@ def test_time_filter_excludes_data_outside_the_range(panel: Panel, client, marke
 def test_variables_list_the_fixture(query, market) -> None:
     by_name = {v.name: v for v in VARIABLES}
     db = market.selection().db
-    assert variable_values(query, by_name["symbol"], db, market.start, market.end) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    binance = {"venue": ["binance"]}
+    assert variable_values(query, by_name["symbol"], db, market.start, market.end, binance) == [
+        "BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert variable_values(query, by_name["symbol"], db, market.start, market.end, {"venue": ["okx"]}) == ["BTC-USDT"]
     assert variable_values(query, by_name["market"], db, market.start, market.end) == ["spot"]
+    venues = variable_values(query, by_name["venues"], db, market.start, market.end)
+    assert venues == ["binance", "bybit", "coinbase", "okx"]
+    assets = variable_values(query, by_name["asset"], db, market.start, market.end, {"venues": venues})
+    assert assets == ["BTC", "ETH", "SOL"]
 
 
 def test_datetime64_columns_are_filtered_to_the_millisecond(client, market) -> None:
@@ -75,4 +82,4 @@ def test_datetime64_columns_are_filtered_to_the_millisecond(client, market) -> N
 def test_market_queries_read_the_materialized_views() -> None:
     """Only the volume profile, trades/s, latency and freshness may scan raw trades."""
     raw = {p.key for p in PANELS if ".trades" in p.sql}
-    assert raw == {"volume_profile", "trades_per_second", "latency", "freshness"}
+    assert raw == {"volume_profile", "trades_per_second", "latency", "freshness", "venue_health"}
