@@ -34,12 +34,18 @@ def open_source(settings: Settings, metrics: IngestMetrics | None = None) -> Asy
         from argos_ingest.synthetic import synthetic_trades
 
         source = synthetic_trades(cfg.symbols, cfg.rate, seed=cfg.seed, whale_quote=settings.whale_threshold_usd)
+    elif not cfg.replay_path:
+        raise ValueError("ingest.source=replay needs a file. Fix: set ARGOS_INGEST__REPLAY_PATH or --replay FILE.")
+    elif cfg.venues[0] in ("bybit", "okx"):  # the venue's own trade files
+        from argos_ingest.venue_replay import replay_venue_trades
+
+        market = next((m.split(":")[-1] for m in cfg.markets if m.split(":")[-1] != "spot"), "")
+        source = replay_venue_trades(Path(cfg.replay_path), cfg.venues[0], market, cfg.replay_symbol)
     else:
         from argos_ingest.replay import replay_trades
 
-        if not cfg.replay_path:
-            raise ValueError("ingest.source=replay needs a file. Fix: set ARGOS_INGEST__REPLAY_PATH or --replay FILE.")
-        source = replay_trades(Path(cfg.replay_path), cfg.replay_symbol or None, cfg.replay_speed, cfg.markets[0])
+        source = replay_trades(Path(cfg.replay_path), cfg.replay_symbol or None, cfg.replay_speed,
+                               cfg.replay_market or None)  # empty: the dump's own market (layout, header, name)
     return _observed(source, metrics) if metrics else source
 
 
@@ -50,15 +56,20 @@ async def _observed(source: AsyncIterator[Record], metrics: IngestMetrics) -> As
 
 
 class IngestStats:
-    """Counters the CLI shows while ingest runs."""
+    """Counters the CLI shows while ingest runs; the rate covers the time records flowed, not idle time after."""
 
     def __init__(self) -> None:
         self.records = 0
         self.started = time.monotonic()
+        self.last_record = self.started
+
+    def add(self, n: int = 1) -> None:
+        self.records += n
+        self.last_record = time.monotonic()
 
     @property
     def rate(self) -> float:
-        return self.records / max(time.monotonic() - self.started, 1e-9)
+        return self.records / max(self.last_record - self.started, 1e-9)
 
 
 async def pump(
@@ -74,7 +85,7 @@ async def pump(
     async def forward() -> None:
         async for record in source:
             sink.send(record)
-            stats.records += 1
+            stats.add()
 
     task = asyncio.ensure_future(forward())
     try:

@@ -93,6 +93,7 @@ class FakeVenue:
         self.rate_limited = 0
         self.closed_idle = 0
         self.fired: list[VenueFault] = []
+        self.delivered: dict[str, set[int]] = {s: set() for s in self.symbols}  # fill ids queued to a subscriber
         self.rng = random.Random(seed)
         self._next_id = dict.fromkeys(self.symbols, start_id)
         self._price = {s: 100.0 * (i + 1) for i, s in enumerate(self.symbols)}
@@ -193,6 +194,7 @@ class FakeVenue:
         if fills:
             for conn in self._conns:
                 if symbol in conn.symbols:
+                    self.delivered[symbol].update(f.trade_id for f in fills)
                     for frame in self.push(symbol, fills):
                         conn.queue.put_nowait(frame)
 
