@@ -24,6 +24,8 @@ app.add_typer(dashboard_app)
 log = logging.getLogger("argos")
 
 SymbolsOpt = Annotated[str | None, typer.Option("--symbols", help="Comma-separated, e.g. btcusdt,ethusdt.")]
+MarketOpt = Annotated[str | None, typer.Option(
+    "--market", help="Binance market of the --replay dump: spot, usdm, coinm (default: from the file).")]
 
 
 def _logging(level: int = logging.INFO, file: Path | None = None) -> None:
@@ -60,6 +62,7 @@ def ingest(
     symbols: SymbolsOpt = None,
     rate: Annotated[float | None, typer.Option(help="Synthetic trades per second.")] = None,
     replay: Annotated[Path | None, typer.Option(help="Binance dump to replay (.csv/.zip).")] = None,
+    market: MarketOpt = None,
     seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
 ) -> None:
     """Stream trades from a venue, a dump or the synthetic market into Kafka or the spool."""
@@ -72,15 +75,17 @@ def ingest(
         ingest_cfg["venues"] = venue
         ingest_cfg["source"] = source or "live"
     if replay:
-        ingest_cfg["replay_path"] = str(replay)
+        ingest_cfg.update(_replay_cfg(replay, market, symbols))
     if replay and not source:
         ingest_cfg["source"] = "replay"
     ingest_cfg = {k: v for k, v in ingest_cfg.items() if v is not None}
     settings = settings_or_exit(config, data_dir=data_dir, ingest=ingest_cfg)
     stop, stats = threading.Event(), IngestStats()
     metrics = _start_metrics(settings)
+    timer = threading.Timer(seconds or 0, stop.set)
+    timer.daemon = True  # a replay that ends first must not wait out --seconds
     if seconds:
-        threading.Timer(seconds, stop.set).start()
+        timer.start()
     try:
         run_ingest(settings, stop, stats, metrics)
     except KeyboardInterrupt:
@@ -89,6 +94,20 @@ def ingest(
         console.print(f"[red]{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"ingested {stats.records} records ({stats.rate:.0f}/s)")
+
+
+def _replay_cfg(replay: Path, market: str | None, symbols: str | None) -> dict[str, Any]:
+    """Ingest settings of a replay: the file, its market if given, and its symbol (from the name) for display."""
+    cfg: dict[str, Any] = {"replay_path": str(replay)}
+    if market:
+        cfg["replay_market"] = market.lower()
+    if not symbols:
+        from argos_ingest.replay import dump_symbol
+
+        file_symbol = dump_symbol(replay)
+        if file_symbol:
+            cfg["symbols"] = file_symbol
+    return cfg
 
 
 def _start_metrics(settings: Settings):
@@ -140,6 +159,7 @@ def demo(
     venues: Annotated[str | None, typer.Option(
         "--venues", help="binance,coinbase,okx,bybit (synthetic across them unless --live).")] = None,
     replay: Annotated[Path | None, typer.Option(help="Replay a Binance dump instead.")] = None,
+    market: MarketOpt = None,
     port: Annotated[int, typer.Option(help="Embedded dashboard port (0: none).")] = 8050,
 ) -> None:
     """Everything on this machine: ingest -> spool -> Spark (local) -> embedded ClickHouse -> dashboard."""
@@ -155,7 +175,7 @@ def demo(
     if symbols:
         ingest_cfg["symbols"] = symbols
     if replay:
-        ingest_cfg["replay_path"] = str(replay)
+        ingest_cfg.update(_replay_cfg(replay, market, symbols))
     settings = settings_or_exit(
         config, data_dir=data_dir, ingest=ingest_cfg, spark={"source": "spool"}, clickhouse={"url": ""}
     )

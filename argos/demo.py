@@ -29,8 +29,10 @@ def run_demo(settings: Settings, client, seconds: float | None, port: int) -> No
     dashboard, stop_dashboard = _start_dashboard(client, settings, port)
     stop_ingest, stats = threading.Event(), IngestStats()
     threading.Thread(target=run_ingest, args=(settings, stop_ingest, stats), daemon=True, name="ingest").start()
+    timer = threading.Timer(seconds or 0, stop_ingest.set)
+    timer.daemon = True  # a replay that ends early must not keep the process waiting for the timer
     if seconds:
-        threading.Timer(seconds, stop_ingest.set).start()
+        timer.start()
     console.print(
         f"[bold]Argos demo[/bold]: {source} ({', '.join(settings.ingest.venues)}) {', '.join(settings.ingest.symbols)}"
         f" -> spool -> Spark -> "
@@ -42,6 +44,7 @@ def run_demo(settings: Settings, client, seconds: float | None, port: int) -> No
     try:
         job.run(settings, idle_stop_seconds=5 if seconds else None, client=client)
     finally:
+        timer.cancel()
         stop_ingest.set()
         display.stop()
     console.print(_summary(client, settings, stats.rate))
@@ -74,6 +77,8 @@ class _LiveTable:
         self.client, self.db, self.stats = client, settings.clickhouse.database, stats
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="live-table")
+        # A replay's trade times are history: its lag is measured from the ingest, not from the exchange.
+        self.lag_from = "ingest_time" if settings.ingest.source == "replay" else "trade_time"
 
     def start(self) -> None:
         self._thread.start()
@@ -87,19 +92,23 @@ class _LiveTable:
         with Live(console=console, refresh_per_second=2, transient=False) as live:
             while not self._stop.wait(1.0):
                 rows = self.client.query(f"""
-                    SELECT concat(venue, ' ', symbol), count(), argMax(price, trade_time), countIf(is_whale),
-                           quantileIf(0.5)(dateDiff('millisecond', trade_time, insert_time),
+                    SELECT concat(venue, ' ', symbol), count(), argMax(price, trade_time), 0,
+                           quantileIf(0.5)(dateDiff('millisecond', {self.lag_from}, insert_time),
                                            insert_time > now64(6) - INTERVAL 10 SECOND)
                     FROM {self.db}.trades GROUP BY venue, symbol ORDER BY venue, symbol""").result_rows
+                whales = dict(self.client.query(f"SELECT concat(venue, ' ', symbol), count() FROM {self.db}.whales "
+                                                "GROUP BY venue, symbol").result_rows)  # USD whales, any quote
+                rows = [(r[0], r[1], r[2], whales.get(r[0], 0), r[4]) for r in rows]
                 dead = self.client.query(f"SELECT count() FROM {self.db}.dead_letters").result_rows[0][0]
                 total, now = sum(r[1] for r in rows), time.monotonic()
                 rate, last_total, last_t = (total - last_total) / (now - last_t), total, now
-                live.update(_table(rows, rate, dead, self.stats.records))
+                live.update(_table(rows, rate, dead, self.stats.records, self.lag_from))
 
 
-def _table(rows: list[tuple], rate: float, dead: int, ingested: int) -> Table:
+def _table(rows: list[tuple], rate: float, dead: int, ingested: int, lag_from: str = "trade_time") -> Table:
     table = Table(title=f"Argos — {rate:,.0f} trades/s into ClickHouse · ingested {ingested:,} · dead letters {dead}")
-    for name in ("symbol", "trades", "last price", "whales", "e2e lag p50 (ms)"):
+    lag = "e2e lag p50 (ms)" if lag_from == "trade_time" else "pipeline lag p50 (ms)"
+    for name in ("symbol", "trades", "last price", "whales", lag):
         table.add_column(name, justify="right" if name != "symbol" else "left")
     for symbol, count, price, whales, lag in rows:
         lag_text = "-" if lag != lag else f"{lag:,.0f}"  # NaN when nothing arrived lately
