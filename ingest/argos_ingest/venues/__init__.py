@@ -22,7 +22,7 @@ from argos_ingest.venues.okx import OkxMarket
 __all__ = ["VENUES", "BackfillRequest", "Control", "Parsed", "VenueMarket", "live_venues", "venue_markets"]
 
 MARKETS_BY_VENUE: dict[str, tuple[str, ...]] = {
-    "binance": ("spot", "usdm"), "coinbase": ("spot",), "okx": ("spot", "swap"), "bybit": ("spot", "linear"),
+    "binance": ("spot", "usdm", "coinm"), "coinbase": ("spot",), "okx": ("spot", "swap"), "bybit": ("spot", "linear"),
 }
 
 
