@@ -70,4 +70,4 @@ def drop_stored(client: Client, db: str, trades: pa.Table) -> tuple[pa.Table, in
         return unique, trades.num_rows - unique.num_rows
     stored = pa.table({c: pc.cast(stored[c], unique.schema.field(c).type) for c in KEY})
     fresh = unique.join(stored, list(KEY), join_type="left anti", use_threads=False)
-    return fresh.select(unique.column_names), trades.num_rows - fresh.num_rows
+    return fresh.select(unique.column_names).cast(unique.schema), trades.num_rows - fresh.num_rows
