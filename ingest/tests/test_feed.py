@@ -155,6 +155,22 @@ def test_usdm_agg_trades_on_market_path_with_gap_backfill() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_coinm_agg_trades_with_gap_backfill_are_inverse_contracts() -> None:
+    symbols = ["BTCUSD_PERP", "ETHUSD_PERP"]
+    faults = [Fault("skip", after=40, count=30)]
+
+    async def run() -> list[Record]:
+        async with FakeBinance("coinm", symbols, rate=200, faults=faults, ping_interval=0.3) as fake:
+            settings = IngestSettings(symbols=symbols, markets=["coinm"], **fake.settings_fields())
+            return await drain(settings, IngestMetrics(), FAST, caught_up(fake, symbols))
+
+    records = asyncio.run(run())
+    assert_contiguous(ids_by_symbol(records))
+    trades = [r for r in records if isinstance(r, Trade)]
+    assert {(t.market, t.inverse, t.quote_asset) for t in trades} == {("coinm", True, "USD")}
+    assert {t.symbol: t.contract_size for t in trades} == {"BTCUSD_PERP": "100", "ETHUSD_PERP": "10"}
+
+
 def test_silent_usdm_path_raises_alarm(caplog: pytest.LogCaptureFixture) -> None:
     """The old USD-M ``/stream`` path accepts the subscription and delivers nothing: alarm, do not hang quietly."""
     tuning = FeedTuning(silence_alarm_seconds=0.4, silence_check_seconds=0.1)

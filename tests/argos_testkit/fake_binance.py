@@ -7,6 +7,7 @@ server for the REST history, both fed from one generated, ever-growing trade his
   ``/api/v3/historicalTrades``, ``/api/v3/aggTrades``, ``/api/v3/trades``.
 * usdm: ``/market/stream?streams=btcusdt@aggTrade/...``; the old ``/stream`` and ``/ws`` paths accept the
   connection and deliver nothing, like real Binance since 2026-04; REST ``/fapi/v1/aggTrades``.
+* coinm: ``/stream?streams=btcusd_perp@aggTrade/...`` (dstream); REST ``/dapi/v1/aggTrades``; qty in contracts.
 * ``timeUnit=MICROSECOND`` switches a connection's timestamps to µs. The server pings every
   ``ping_interval`` seconds and counts the pongs it gets back (``pongs``).
 
@@ -85,8 +86,9 @@ class _Conn:
 class FakeBinance:
     """Fake Binance market-data endpoints for one market; use as ``async with`` or start()/stop()."""
 
-    def __init__(self, market: Literal["spot", "usdm"] = "spot", symbols: list[str] | tuple[str, ...] = ("BTCUSDT",),
-                 *, rate: float = 200.0, seed: int = 0, start_id: int = 1_000, faults: list[Fault] | None = None,
+    def __init__(self, market: Literal["spot", "usdm", "coinm"] = "spot",
+                 symbols: list[str] | tuple[str, ...] = ("BTCUSDT",), *, rate: float = 200.0, seed: int = 0,
+                 start_id: int = 1_000, faults: list[Fault] | None = None,
                  ping_interval: float = 1.0, history_limit: int = 500_000) -> None:
         self.market = market
         self.symbols = [s.upper() for s in symbols]
@@ -154,6 +156,8 @@ class FakeBinance:
         """``IngestSettings`` fields that point this market at the fake (usdm: ``/market`` unless silent)."""
         if self.market == "spot":
             return {"binance_ws_url": self.ws_url, "binance_rest_url": self.rest_url}
+        if self.market == "coinm":
+            return {"binance_coinm_ws_url": self.ws_url, "binance_coinm_rest_url": self.rest_url}
         ws = self.ws_url if silent_path else f"{self.ws_url}/market"
         return {"binance_futures_ws_url": ws, "binance_futures_rest_url": self.rest_url}
 
@@ -336,6 +340,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/trades", self._trades_handler)
         app.router.add_get("/api/v3/aggTrades", self._agg_trades_handler)
         app.router.add_get("/fapi/v1/aggTrades", self._agg_trades_handler)
+        app.router.add_get("/dapi/v1/aggTrades", self._agg_trades_handler)
         app.router.add_get("/fapi/v1/historicalTrades", self._trades_handler)
         return app
 
