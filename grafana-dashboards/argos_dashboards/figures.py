@@ -165,7 +165,7 @@ def table(panel: Panel, rows: pd.DataFrame) -> go.Figure:
         elif col.unit == "currencyUSD":
             values = values.map(lambda v: f"${v:,.0f}")
         elif col.kind is Kind.NUMBER:
-            values = values.map(lambda v: f"{v:,.5g}" if abs(v) < 1 else f"{v:,.2f}")
+            values = values.map(lambda v: "–" if v != v else f"{v:,.5g}" if abs(v) < 1 else f"{v:,.2f}")
         cells.append(values.tolist())
     side = rows["side"].tolist() if "side" in rows else []
     font_colors = [[BUY if s == "buy" else SELL for s in side] if c.name == "side" else "#eaecef"

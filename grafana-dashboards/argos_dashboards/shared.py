@@ -31,10 +31,10 @@ BASE_OF_SYMBOL = (
 )
 VENUE_FILTER = "venue IN (${venues:singlequote}) AND market IN (${market:singlequote})"
 ASSET_FILTER = f"{BASE_OF_SYMBOL} IN (${{asset:singlequote}})"
-# Venue colours (their brand colours, told apart on a dark background); the whale radar draws one series each.
+# Venue colours (brand-like, told apart on a dark background); the whale radar draws one series each.
 VENUE_COLORS = {
-    "binance": ("Binance", "#f0b90b"), "coinbase": ("Coinbase", "#1652f0"), "okx": ("OKX", "#e0e3e7"),
-    "bybit": ("Bybit", "#f7a600"),
+    "binance": ("Binance", "#f0b90b"), "coinbase": ("Coinbase", "#3d7bff"), "okx": ("OKX", "#e0e3e7"),
+    "bybit": ("Bybit", "#26c6da"),
 }
 
 VARIABLES = (

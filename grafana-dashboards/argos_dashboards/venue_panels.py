@@ -168,7 +168,8 @@ ORDER BY w.trade_time""",
 VENUE_HEALTH = Panel(
     key="venue_health",
     title="Venues · freshness and gaps",
-    description="Per venue and symbol: trades stored in the range, seconds since the newest trade, and trade ids "
+    description="Per venue and symbol of the compared venues: trades stored in the range, seconds since the "
+    "newest trade, and trade ids "
     "missing between the first and the last stored one (venues whose ids count up by one per trade: Binance, "
     "Coinbase; OKX records can merge fills and Bybit ids are opaque, so theirs stay empty).",
     viz=Viz.TABLE,
@@ -182,7 +183,7 @@ SELECT
     if(t.venue IN ('binance', 'coinbase'),
        toFloat64(max(t.trade_id) - min(t.trade_id) + 1 - uniqExact(t.trade_id)), NULL) AS missing_ids
 FROM {{db}}.trades AS t
-WHERE {VENUE_FILTER} AND t.symbol IN (${{symbol:singlequote}}) AND $__timeFilter_ms(t.trade_time)
+WHERE {VENUE_FILTER} AND $__timeFilter_ms(t.trade_time)
 GROUP BY t.venue, t.symbol
 ORDER BY t.venue, t.symbol""",
     columns=(
