@@ -141,7 +141,7 @@ ORDER BY time, series""",
 WHALES_BY_VENUE = Panel(
     key="whales_by_venue",
     title="${asset} · whale radar by venue",
-    description="Every whale trade of the asset as a bubble (time × price, area on a log scale of the notional), "
+    description="Every whale trade of the asset as a bubble (time × price, area on a log scale of the USD notional), "
     "coloured by the venue it printed on.",
     viz=Viz.BUBBLES,
     scope=Scope.VENUES,
@@ -150,16 +150,16 @@ SELECT
     w.trade_time                                                AS time,
 {",".join(f'''
     if(w.venue = '{venue}', toFloat64(w.price), NULL)           AS {venue}''' for venue in VENUE_COLORS)},
-    toFloat64(w.quote)                                          AS quote,
-    log10(toFloat64(w.quote))                                   AS size
+    toFloat64(w.quote_usd)                                      AS quote,
+    log10(toFloat64(w.quote_usd))                               AS size
 FROM {{db}}.whales AS w
 WHERE {VENUE_FILTER} AND {ASSET_FILTER} AND $__timeFilter_ms(trade_time)
 ORDER BY w.trade_time""",
     columns=(
         Column("time", T),
         *(Column(venue, N, title, color=color) for venue, (title, color) in VENUE_COLORS.items()),
-        Column("quote", N, "Notional", unit="currencyUSD"),
-        Column("size", N, "log10 notional"),
+        Column("quote", N, "Notional (USD)", unit="currencyUSD"),
+        Column("size", N, "log10 USD notional"),
     ),
     width=12,
     height=9,
