@@ -5,9 +5,8 @@ server for the REST history, both fed from one generated, ever-growing trade his
 
 * spot: combined streams ``/stream?streams=btcusdt@trade/...`` and raw ``/ws/<stream>``; REST
   ``/api/v3/historicalTrades``, ``/api/v3/aggTrades``, ``/api/v3/trades``.
-* usdm: ``/market/stream?streams=btcusdt@aggTrade/...``; the old ``/stream`` and ``/ws`` paths accept the
-  connection and deliver nothing, like real Binance since 2026-04; REST ``/fapi/v1/aggTrades``.
-* coinm: ``/stream?streams=btcusd_perp@aggTrade/...`` (dstream); REST ``/dapi/v1/aggTrades``; qty in contracts.
+* usdm: ``/market/stream?streams=btcusdt@aggTrade/...`` (the old ``/stream`` and ``/ws`` connect but stay silent,
+  like Binance since 2026-04), REST ``/fapi/v1/aggTrades``; coinm: ``/stream``, REST ``/dapi/v1/aggTrades``.
 * ``timeUnit=MICROSECOND`` switches a connection's timestamps to µs. The server pings every
   ``ping_interval`` seconds and counts the pongs it gets back (``pongs``).
 
@@ -86,10 +85,9 @@ class _Conn:
 class FakeBinance:
     """Fake Binance market-data endpoints for one market; use as ``async with`` or start()/stop()."""
 
-    def __init__(self, market: Literal["spot", "usdm", "coinm"] = "spot",
-                 symbols: list[str] | tuple[str, ...] = ("BTCUSDT",), *, rate: float = 200.0, seed: int = 0,
-                 start_id: int = 1_000, faults: list[Fault] | None = None,
-                 ping_interval: float = 1.0, history_limit: int = 500_000) -> None:
+    def __init__(self, market: Literal["spot", "usdm", "coinm"] = "spot", symbols: list[str] | tuple[str, ...] =
+                 ("BTCUSDT",), *, rate: float = 200.0, seed: int = 0, start_id: int = 1_000,
+                 faults: list[Fault] | None = None, ping_interval: float = 1.0, history_limit: int = 500_000) -> None:
         self.market = market
         self.symbols = [s.upper() for s in symbols]
         self.rate = rate
@@ -154,10 +152,9 @@ class FakeBinance:
 
     def settings_fields(self, silent_path: bool = False) -> dict[str, Any]:
         """``IngestSettings`` fields that point this market at the fake (usdm: ``/market`` unless silent)."""
-        if self.market == "spot":
-            return {"binance_ws_url": self.ws_url, "binance_rest_url": self.rest_url}
-        if self.market == "coinm":
-            return {"binance_coinm_ws_url": self.ws_url, "binance_coinm_rest_url": self.rest_url}
+        if self.market != "usdm":
+            key = "binance" if self.market == "spot" else "binance_coinm"
+            return {f"{key}_ws_url": self.ws_url, f"{key}_rest_url": self.rest_url}
         ws = self.ws_url if silent_path else f"{self.ws_url}/market"
         return {"binance_futures_ws_url": ws, "binance_futures_rest_url": self.rest_url}
 
@@ -336,12 +333,10 @@ class FakeBinance:
 
     def _rest_app(self) -> web.Application:
         app = web.Application(middlewares=[self._rate_limit_middleware])
-        app.router.add_get("/api/v3/historicalTrades", self._trades_handler)
-        app.router.add_get("/api/v3/trades", self._trades_handler)
-        app.router.add_get("/api/v3/aggTrades", self._agg_trades_handler)
-        app.router.add_get("/fapi/v1/aggTrades", self._agg_trades_handler)
-        app.router.add_get("/dapi/v1/aggTrades", self._agg_trades_handler)
-        app.router.add_get("/fapi/v1/historicalTrades", self._trades_handler)
+        for path in ("/api/v3/historicalTrades", "/api/v3/trades", "/fapi/v1/historicalTrades"):
+            app.router.add_get(path, self._trades_handler)
+        for path in ("/api/v3/aggTrades", "/fapi/v1/aggTrades", "/dapi/v1/aggTrades"):
+            app.router.add_get(path, self._agg_trades_handler)
         return app
 
     @web.middleware
