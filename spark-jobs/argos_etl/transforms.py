@@ -84,7 +84,7 @@ def parse(raw: DataFrame) -> DataFrame:
 
 def _instrument_defaults(df: DataFrame) -> DataFrame:
     """v1 rows (and v2 rows that leave them out): assets from the symbol, kind from the market, one trade."""
-    pair = F.regexp_replace("symbol", r"_(PERP|[0-9]{6})$", "")
+    pair = F.regexp_replace(F.regexp_replace("symbol", r"_(PERP|[0-9]{6})$", ""), "[-/]", "")
     return (
         df.withColumn("base", F.coalesce("base", F.nullif(F.regexp_extract(pair, _PAIR, 1), F.lit(""))))
         .withColumn("quote_asset", F.coalesce("quote_asset", F.nullif(F.regexp_extract(pair, _PAIR, 2), F.lit(""))))
@@ -157,13 +157,26 @@ def trade_key() -> Column:
     )
 
 
+def _threshold_rank(key: str) -> int:
+    return 2 if ":" in key else 1 if key.islower() else 0
+
+
+def _threshold_match(key: str) -> Column:
+    """The rows a ``whale_thresholds`` key covers: ``BTCUSDT``, ``bybit`` or ``bybit:BTCUSDT``."""
+    if ":" in key:
+        venue, symbol = key.split(":", 1)
+        return (F.col("venue") == venue.lower()) & (F.col("symbol") == symbol)
+    return F.col("venue") == key if key.islower() else F.col("symbol") == key
+
+
 def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str, float],
            usd_stablecoins: tuple[str, ...] = USD_STABLECOINS) -> DataFrame:
     """Add exact decimals, taker side, the USD rate of stablecoin quotes, the symbol's whale threshold in USD,
     timestamps and processing time (to valid rows only). ClickHouse derives notional, USD value and whales."""
     threshold = F.lit(whale_threshold_usd).cast(THRESHOLD)
-    for symbol, value in sorted(whale_thresholds.items()):
-        threshold = F.when(F.col("symbol") == symbol, F.lit(value).cast(THRESHOLD)).otherwise(threshold)
+    # Keys: SYMBOL, a venue (every symbol of it: "okx") or venue:SYMBOL; the most specific one wins.
+    for key, value in sorted(whale_thresholds.items(), key=lambda kv: (_threshold_rank(kv[0]), kv[0])):
+        threshold = F.when(_threshold_match(key), F.lit(value).cast(THRESHOLD)).otherwise(threshold)
     valid = F.col("reason").isNull()
 
     def derived(value: Column) -> Column:
