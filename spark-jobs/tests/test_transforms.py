@@ -79,11 +79,11 @@ def test_every_malformed_row_becomes_a_dead_letter_with_its_reason(spark):
 
 
 def test_enrichment_exact_values_side_instrument_and_times(spark):
-    v1 = trade(symbol="XRPETH", trade_id=3).replace('"v":2', '"v":1')
+    v1 = edited(v=1, symbol="XRPETH", trade_id=3, base=None, quote_asset=None, kind=None, trade_count=None)
     table = run(spark, [trade(price="97000.12345678", qty="46116860414.5", is_buyer_maker=True),
                         trade(trade_id=2, market="coinm", symbol="BTCUSD_PERP", price="97000.1", qty="12",
                               contract_size="100", inverse=True, first_trade_id=7, last_trade_id=9, trade_count=3),
-                        v1])
+                        v1, edited(v=1, symbol="ETH-USD", trade_id=4, base=None, quote_asset=None, kind=None)])
     trades, dead = split(table, 0)
     assert dead.num_rows == 0, dead.to_pylist()
     rows = {r["trade_id"]: r for r in trades.to_pylist()}
@@ -97,6 +97,7 @@ def test_enrichment_exact_values_side_instrument_and_times(spark):
     assert (coinm["first_trade_id"], coinm["last_trade_id"], coinm["trade_count"]) == (7, 9, 3)
     assert (rows[3]["base"], rows[3]["quote_asset"], rows[3]["usd_rate"], rows[3]["trade_count"]) == (
         "XRP", "ETH", None, 1)  # v1 payload: assets from the symbol; ETH has no stablecoin rate
+    assert (rows[4]["base"], rows[4]["quote_asset"], rows[4]["usd_rate"]) == ("ETH", "USD", Decimal(1))
     assert rows[1]["trade_time"].timestamp() * 1e6 == pytest.approx(NOW, abs=1)
     assert (rows[1]["ingest_time"] - rows[1]["trade_time"]).total_seconds() == pytest.approx(500e-6)
 
