@@ -123,9 +123,17 @@ def _build(name: str, version: str, sources: dict[str, Path], gomod: str, ldflag
         return bins
 
 
+def _cached(name: str, tag: str, binaries: tuple[str, ...]) -> dict[str, Path] | None:
+    out = cache_root() / f"{name}-{tag}"
+    bins = {b: out / b for b in binaries}
+    return bins if all(p.is_file() and os.access(p, os.X_OK) for p in bins.values()) else None
+
+
 def kubernetes_binaries(version: str) -> dict[str, Path]:
     """kube-apiserver and kubectl of Kubernetes ``version`` (e.g. ``1.37.2``)."""
     tag = "v" + version.lstrip("v")
+    if cached := _cached("kubernetes", tag, ("kube-apiserver", "kubectl")):
+        return cached
     work = cache_root() / "build"
     work.mkdir(parents=True, exist_ok=True)
     upstream = _module_gomod("k8s.io/kubernetes", tag, work, work / f"gomod-{tag}.log")
@@ -160,6 +168,8 @@ def etcd_binary(version: str) -> Path:
 def spark_operator_binary(version: str) -> Path:
     """The kubeflow spark-operator ``version`` (e.g. ``2.5.2``), with its own go.mod's (version) replaces."""
     tag = "v" + version.lstrip("v")
+    if cached := _cached("spark-operator", tag, ("spark-operator",)):
+        return cached["spark-operator"]
     module = "github.com/kubeflow/spark-operator/v2"
     work = cache_root() / "build"
     work.mkdir(parents=True, exist_ok=True)
