@@ -6,10 +6,14 @@ Python worker process owns it, which chDB allows, while the driver process never
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pyarrow as pa
+
+from argos.contract import encode
+from argos_ingest.synthetic import SyntheticMarket
 
 SCRIPT = r"""
 import sys
@@ -61,22 +65,28 @@ def test_executors_insert_partitions_idempotently(tmp_path):
 
 CRASH_SCRIPT = r"""
 import sys
+from pathlib import Path
 from pyspark.sql import SparkSession
-from argos.contract import encode
 from argos.settings import load_settings
-from argos_ingest.synthetic import SyntheticMarket
+from argos_etl.job import read_source
 from argos_etl.sink import _write_from_executors
 from argos_etl.transforms import transform
 
-db_dir = sys.argv[1]
-settings = load_settings(clickhouse={"url": "chdb://" + db_dir, "insert_retries": 0},
-                         spark={"write_mode": "executors", "shuffle_partitions": 8})
+data_dir = Path(sys.argv[1])
+settings = load_settings(data_dir=data_dir, clickhouse={"url": f"chdb://{data_dir}/clickhouse", "insert_retries": 0},
+                         spark={"write_mode": "executors", "shuffle_partitions": 8, "source": "spool"})
 spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
          .config("spark.sql.shuffle.partitions", "8").config("spark.sql.session.timeZone", "UTC").getOrCreate())
-rows = [(encode(t).decode(), "test") for t in SyntheticMarket(["BTCUSDT", "ETHUSDT"], seed=9).backlog(2000, 300)]
-rows += [(f"garbage {i}", "test") for i in range(40)] + [("poison", "test")]
-batch = transform(spark.createDataFrame(rows, "raw string, source string").repartition(4), settings)
-print(_write_from_executors(batch, 7, "query-1:7", settings))
+
+
+def write(batch, batch_id):  # the job's foreachBatch in executor mode, token scoped by the query id
+    query_id = next(q.id for q in spark.streams.active)
+    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings))
+
+
+query = (transform(read_source(spark, settings), settings).writeStream.foreachBatch(write)
+         .option("checkpointLocation", str(data_dir / "checkpoint")).trigger(availableNow=True).start())
+query.awaitTermination()
 """
 
 
@@ -92,27 +102,38 @@ def _chdb(db, sql: str) -> list[dict]:
 
 
 def test_executor_crash_mid_batch_writes_dead_letters_exactly_once(tmp_path):
-    """A batch dies after some partitions were inserted (a dead letter the table refuses: the 'crash'); the
-    batch is recomputed and written again, as Spark does after a failure: every dead letter lands once."""
+    """A batch dies after some partitions were inserted (a view that throws from the third dead-letter insert
+    on: the 'crash'); the batch is recomputed and written again, as Spark does after a failure: every dead letter
+    lands once. (Before: dead letters went to partitions by uuid(), so the replay put them under other tokens.)"""
     db = tmp_path / "clickhouse"
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    trades = SyntheticMarket(["BTCUSDT", "ETHUSDT"], seed=9).backlog(2000, 300)
+    lines = [encode(t) for t in trades] + [f"garbage {i}".encode() for i in range(40)]
+    (spool / "batch.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     migrate = ("from argos.clickhouse import connect; from argos_schema.migrate import migrate; "
                "from argos.settings import ClickHouseSettings; "
                f"c = connect('chdb://{db}', ClickHouseSettings()); migrate(c); "
-               "c.command(\"ALTER TABLE argos.dead_letters ADD CONSTRAINT no_poison CHECK raw != 'poison'\")")
+               "c.command('CREATE TABLE argos.inserts (n UInt8) ENGINE = MergeTree ORDER BY n'); "
+               "c.command('CREATE MATERIALIZED VIEW argos.count_inserts TO argos.inserts AS SELECT 1 AS n "
+               "FROM argos.dead_letters LIMIT 1'); "
+               "c.command(\"CREATE MATERIALIZED VIEW argos.crash ENGINE = Null AS SELECT throwIf((SELECT count() "
+               "FROM argos.inserts) >= 3, 'crash') AS x FROM argos.dead_letters\")")
     subprocess.run([sys.executable, "-c", migrate], check=True)
-    env = {"SPARK_LOCAL_IP": "127.0.0.1", "PATH": "/usr/bin:/bin", "PYSPARK_PYTHON": sys.executable}
-    crashed = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(db)], capture_output=True, text=True, env=env,
-                             check=False)
-    assert crashed.returncode != 0, "the poisoned partition should have failed the batch"
+    env = {"SPARK_LOCAL_IP": "127.0.0.1", "PATH": "/usr/bin:/bin", "PYSPARK_PYTHON": sys.executable,
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    run = [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)]
+    crashed = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
+    assert crashed.returncode != 0 and "crash" in crashed.stderr, crashed.stderr[-3000:]
     first = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, "
                       "(SELECT count() FROM argos.dead_letters) AS dead")[0]
     assert first["dead"] > 0, "the crash should come after some partitions were written"
-    _chdb(db, "ALTER TABLE argos.dead_letters DROP CONSTRAINT no_poison")
-    replay = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(db)], capture_output=True, text=True, env=env,
-                            check=False)
+    _chdb(db, "DROP VIEW argos.crash")
+    _chdb(db, "DROP VIEW argos.count_inserts")
+    replay = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
     assert replay.returncode == 0, replay.stderr[-3000:]
     got = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, (SELECT uniqExact(symbol, trade_id) "
                     "FROM argos.trades) AS ids, (SELECT count() FROM argos.dead_letters) AS dead, "
                     "(SELECT uniqExact(raw) FROM argos.dead_letters) AS distinct_dead")[0]
-    print(f"executor crash: 2000 trades + 41 dead letters in; written before the crash {first}; after replay {got}")
-    assert got == {"trades": 2000, "ids": 2000, "dead": 41, "distinct_dead": 41}
+    print(f"executor crash: 2000 trades + 40 dead letters in; written before the crash {first}; after replay {got}")
+    assert got == {"trades": 2000, "ids": 2000, "dead": 40, "distinct_dead": 40}
