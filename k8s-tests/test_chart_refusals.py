@@ -63,3 +63,12 @@ def test_default_images_are_the_published_ones_of_this_chart_version() -> None:
     manifest = render("default", "argos")
     assert f"image: ghcr.io/argos-flow/argos-ingest:{app_version}" in manifest
     assert f"image: ghcr.io/argos-flow/argos-spark:{app_version}" in manifest
+
+
+def test_chart_kube_version_is_the_oldest_tested() -> None:
+    """Chart.yaml's kubeVersion floor is the oldest Kubernetes the API-server tests run."""
+    from k8s_binaries import pins
+
+    oldest = pins()["KUBERNETES_APISERVER_VERSIONS"].split()[0]
+    major, minor, _ = oldest.split(".")
+    assert f'kubeVersion: ">={major}.{minor}.0-0"' in (CHART / "Chart.yaml").read_text()
