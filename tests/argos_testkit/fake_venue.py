@@ -4,7 +4,8 @@ Each venue's fake (``fake_coinbase``, ``fake_okx``, ``fake_bybit``) subclasses :
 protocol: how a client subscribes and pings, how a trade push looks, and its REST history. The core
 generates one ever-growing trade history per symbol (fills of one taker order share price and side, so
 venues that aggregate them can), serves a WebSocket and an aiohttp server on 127.0.0.1 (free ports), and
-misbehaves on a scriptable plan of :class:`VenueFault` s, each fired once ``after`` fills were generated:
+misbehaves on a scriptable plan of :class:`VenueFault` s, each fired once ``after`` fills were generated since
+a client first subscribed (so a slow start cannot make a fault fire into an empty room):
 
 * ``drop``: abort every connection's transport (no close frame);
 * ``skip``: withhold the next ``count`` fills of ``symbol`` (None: every symbol) from the streams, not from REST;
@@ -86,6 +87,7 @@ class FakeVenue:
         self.faults: list[VenueFault] = sorted(faults or [], key=lambda f: f.after)
         self.history: dict[str, list[Fill]] = {s: [] for s in self.symbols}
         self.generated = 0
+        self.first_subscribed_at: int | None = None  # fills generated when the first subscription arrived
         self.pings = 0
         self.connections_total = 0
         self.subscribe_requests: list[Any] = []
@@ -185,7 +187,8 @@ class FakeVenue:
             self.history[symbol].append(fill)
             self.generated += 1
             fills.append(fill)
-        while self.faults and self.faults[0].after <= self.generated:
+        started = self.first_subscribed_at
+        while started is not None and self.faults and self.faults[0].after <= self.generated - started:
             self._fire(self.faults.pop(0))
         if self._skip.get(symbol, 0) > 0:
             withheld = min(self._skip[symbol], len(fills))
@@ -270,6 +273,8 @@ class FakeVenue:
         unknown = [s for s in symbols if s not in self.history]
         conn.symbols.update(s for s in symbols if s in self.history)
         conn.subscribed.set()
+        if self.first_subscribed_at is None:
+            self.first_subscribed_at = self.generated
         return unknown
 
     # --- REST ------------------------------------------------------------------------------------------
