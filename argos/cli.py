@@ -128,19 +128,27 @@ def etl(
     data_dir: DataDirOpt = None,
     source: Annotated[str | None, typer.Option(help="kafka | spool")] = None,
     idle_stop: Annotated[float | None, typer.Option(help="Stop after this many seconds without input.")] = None,
-    migrate_schema: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+    migrate_schema: Annotated[bool, typer.Option(
+        "--migrate/--no-migrate", help="Apply migrations first (--no-migrate: wait for another migrator, e.g. the "
+        "chart's hook, to bring the schema up to date).")] = True,
 ) -> None:
     """Run the Spark Structured Streaming job into ClickHouse until SIGTERM/Ctrl-C."""
-    from argos_schema.migrate import migrate
+    from argos_schema.migrate import MigrationError, migrate, wait_for_schema
 
     with requires("etl", "etl"):
         from argos_etl import job
 
     _logging()
     settings = settings_or_exit(config, data_dir=data_dir, spark={"source": source} if source else None)
-    client = client_or_exit(settings) if settings.embedded or migrate_schema else None
-    if migrate_schema:
-        migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
+    client = client_or_exit(settings)
+    try:
+        if migrate_schema:
+            migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
+        else:
+            wait_for_schema(client, settings.clickhouse.database)
+    except MigrationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
     try:
         job.run(settings, idle_stop_seconds=idle_stop, client=client if settings.embedded else None)
     except OSError as exc:
