@@ -100,7 +100,8 @@ class Trade:
             object.__setattr__(self, "base", self.base or base)
             object.__setattr__(self, "quote_asset", self.quote_asset or quote)
         if not self.kind:
-            object.__setattr__(self, "kind", "spot" if self.market == "spot" else "perpetual")
+            dated = re.search(r"_[0-9]{6}$", self.symbol) is not None  # BTCUSDT_210924: a delivery contract
+            object.__setattr__(self, "kind", "spot" if self.market == "spot" else "future" if dated else "perpetual")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.inverse and self.contract_size is None:

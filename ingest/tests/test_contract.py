@@ -54,6 +54,8 @@ def test_v1_payload_still_decodes_with_defaults():
     trade = decode_trade(orjson.dumps(v1))
     assert (trade.base, trade.quote_asset, trade.kind, trade.trade_count) == ("ETH", "BTC", "perpetual", 1)
     assert trade.contract_size is None and not trade.inverse and trade.quote == Decimal("0.10")
+    assert _trade(market="usdm", symbol="BTCUSDT_210924").kind == "future"
+    assert _trade(market="usdm", symbol="BTCUSDT").kind == "perpetual" and _trade().kind == "spot"
 
 
 @pytest.mark.parametrize(("symbol", "assets"), [

@@ -63,7 +63,8 @@ class Binance:
     SPOT_REST: ClassVar[str] = "https://api.binance.com"
     USDM_WS: ClassVar[str] = "wss://fstream.binance.com/market"  # /ws and /stream at the root stay silent
     USDM_REST: ClassVar[str] = "https://fapi.binance.com"
-    # Coin-M (inverse) futures: streams on dstream (/ws, /stream), REST under /dapi/v1 (same aggTrade shape).
+    # Coin-M (inverse) futures: streams on dstream (/ws, /stream), REST under /dapi/v1 (same aggTrade shape);
+    # https://developers.binance.com/docs/derivatives/coin-margined-futures (formerly apidocs/delivery).
     COINM_WS: ClassVar[str] = "wss://dstream.binance.com"
     COINM_REST: ClassVar[str] = "https://dapi.binance.com"
 
