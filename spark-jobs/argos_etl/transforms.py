@@ -88,7 +88,8 @@ def _instrument_defaults(df: DataFrame) -> DataFrame:
     return (
         df.withColumn("base", F.coalesce("base", F.nullif(F.regexp_extract(pair, _PAIR, 1), F.lit(""))))
         .withColumn("quote_asset", F.coalesce("quote_asset", F.nullif(F.regexp_extract(pair, _PAIR, 2), F.lit(""))))
-        .withColumn("kind", F.coalesce("kind", F.when(F.col("market") == "spot", "spot").otherwise("perpetual")))
+        .withColumn("kind", F.coalesce("kind", F.when(F.col("market") == "spot", "spot")
+                                       .when(F.col("symbol").rlike("_[0-9]{6}$"), "future").otherwise("perpetual")))
         .withColumn("inverse", F.coalesce("inverse", F.lit(False)))
         .withColumn("trade_count", F.coalesce("trade_count", F.lit(1).cast("long")))
     )

@@ -83,7 +83,9 @@ def test_enrichment_exact_values_side_instrument_and_times(spark):
     table = run(spark, [trade(price="97000.12345678", qty="46116860414.5", is_buyer_maker=True),
                         trade(trade_id=2, market="coinm", symbol="BTCUSD_PERP", price="97000.1", qty="12",
                               contract_size="100", inverse=True, first_trade_id=7, last_trade_id=9, trade_count=3),
-                        v1, edited(v=1, symbol="ETH-USD", trade_id=4, base=None, quote_asset=None, kind=None)])
+                        v1, edited(v=1, symbol="ETH-USD", trade_id=4, base=None, quote_asset=None, kind=None),
+                        edited(v=1, market="usdm", symbol="BTCUSDT_210924", trade_id=5, base=None,
+                               quote_asset=None, kind=None)])
     trades, dead = split(table, 0)
     assert dead.num_rows == 0, dead.to_pylist()
     rows = {r["trade_id"]: r for r in trades.to_pylist()}
@@ -98,6 +100,7 @@ def test_enrichment_exact_values_side_instrument_and_times(spark):
     assert (rows[3]["base"], rows[3]["quote_asset"], rows[3]["usd_rate"], rows[3]["trade_count"]) == (
         "XRP", "ETH", None, 1)  # v1 payload: assets from the symbol; ETH has no stablecoin rate
     assert (rows[4]["base"], rows[4]["quote_asset"], rows[4]["usd_rate"]) == ("ETH", "USD", Decimal(1))
+    assert (rows[5]["base"], rows[5]["quote_asset"], rows[5]["kind"]) == ("BTC", "USDT", "future")
     assert rows[1]["trade_time"].timestamp() * 1e6 == pytest.approx(NOW, abs=1)
     assert (rows[1]["ingest_time"] - rows[1]["trade_time"]).total_seconds() == pytest.approx(500e-6)
 
