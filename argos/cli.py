@@ -118,7 +118,7 @@ def _start_metrics(settings: Settings):
         from argos_ingest.metrics import IngestMetrics, serve_http
 
     metrics = IngestMetrics()
-    serve_http(settings.ingest.http_port, metrics, ready=lambda: metrics.receiving(30))
+    serve_http(settings.ingest.http_port, metrics, ready=lambda: metrics.receiving(30), host=settings.ingest.http_host)
     return metrics
 
 

@@ -51,6 +51,10 @@ class KafkaSettings(_Section):
     partitions: int = Field(3, ge=1, description="Partitions when Argos creates the topic.")
     replication_factor: int = Field(1, ge=1, description="Replication factor when Argos creates the topic.")
     security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    delivery_timeout_ms: int = Field(
+        120_000, ge=1_000, description="How long a record may wait for the brokers before it counts as not "
+        "delivered: the ingest then stops (and resumes after the topic's tail when restarted).",
+    )
 
 
 class ClickHouseSettings(_Section):
@@ -131,6 +135,17 @@ class IngestSettings(_Section):
         23 * 3600, gt=0, description="Reconnect proactively before Binance's 24 h cut."
     )
     http_port: int = Field(9108, ge=0, le=65535, description="Health and /metrics port (0: off).")
+    http_host: str = Field(
+        "127.0.0.1", description="Address /metrics and the probes bind to (a pod sets 0.0.0.0 for the kubelet)."
+    )
+    resume: bool = Field(
+        True, description="On start, continue each symbol after the newest trade id already stored (Kafka tail, "
+        "ClickHouse, or the spool's positions file) and backfill the ids missed while down.",
+    )
+    backfill_horizon: int = Field(
+        100_000, ge=0, description="Most trade ids backfilled over REST for one gap; older ones are counted as "
+        "unrecoverable (argos_ingest_unrecoverable_trades_total) instead of holding the stream for hours.",
+    )
 
     @field_validator("symbols", mode="before")
     @classmethod

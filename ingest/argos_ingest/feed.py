@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidH
 from argos.contract import Record, Reject, Trade
 from argos.settings import IngestSettings
 from argos_ingest.metrics import IngestMetrics
-from argos_ingest.rest import backoff_delay, get_json_list
+from argos_ingest.rest import RestGate, backoff_delay, get_json_list
 from argos_ingest.sequencer import Sequencer
 from argos_ingest.venues import Control, VenueMarket, venue_markets
 from argos_ingest.venues.base import AppPing, app_ping, backfill_rows, metric_label, venue_symbols
@@ -79,7 +79,8 @@ class MarketFeed:
     """The live loop of one market; :func:`live_trades` runs one per market into a shared queue."""
 
     def __init__(self, settings: IngestSettings, venue: VenueMarket, out: asyncio.Queue[Record | _Crash],
-                 http: aiohttp.ClientSession, metrics: IngestMetrics, tuning: FeedTuning) -> None:
+                 http: aiohttp.ClientSession, metrics: IngestMetrics, tuning: FeedTuning,
+                 seeds: Mapping[tuple[str, str, str], int] | None = None, rest: RestGate | None = None) -> None:
         self.settings = settings
         self.venue = venue
         self.market = metric_label(venue)  # the metrics' market label (venue-prefixed but for Binance)
@@ -88,7 +89,13 @@ class MarketFeed:
         self.http = http
         self.metrics = metrics
         self.tuning = tuning
-        self.sequencer = Sequencer(venue, self._emit, self._rest_get, metrics, tuning.missing_window)
+        self.sequencer = Sequencer(venue, self._emit, self._rest_get, metrics, tuning.missing_window,
+                                   horizon=settings.backfill_horizon, buffer_limit=tuning.queue_size,
+                                   spawn=self._spawn)
+        for (venue_name, market, symbol), last_id in (seeds or {}).items():
+            if venue_name == venue.venue and market == venue.market:
+                self.sequencer.seed(symbol, last_id)
+        self.rest = rest or RestGate()
         self.last_seen: dict[str, float] = {}
         self.alarmed: set[str] = set()
         self.connected_since: float | None = None
@@ -117,10 +124,18 @@ class MarketFeed:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """A task of this feed: cancelled on close; one that dies of an error stops the feed, never unseen."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._report_crash)
         return task
+
+    def _report_crash(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: a feed task failed: %r", self.market, task.exception())
+            with contextlib.suppress(asyncio.QueueFull):
+                self.out.put_nowait(_Crash(task.exception()))
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -246,7 +261,8 @@ class MarketFeed:
             self.http, url, params, attempts=t.rest_attempts, timeout=t.rest_timeout_seconds,
             backoff_initial=t.backoff_initial, backoff_max=t.backoff_max, max_retry_after=t.max_retry_after_seconds,
             on_rate_limit=self.metrics.rate_limited.labels(self.market).inc,
-            unwrap=lambda payload: backfill_rows(self.venue, payload),
+            unwrap=lambda payload: backfill_rows(self.venue, payload), gate=self.rest,
+            weight=getattr(self.venue, "backfill_weight", 25),  # Binance historicalTrades: 25, the dearest
         )
 
     # --- output and silence ----------------------------------------------------------------------------
@@ -280,7 +296,8 @@ class MarketFeed:
 
 
 async def live_trades(settings: IngestSettings, metrics: IngestMetrics | None = None,
-                      tuning: FeedTuning | None = None) -> AsyncIterator[Record]:
+                      tuning: FeedTuning | None = None,
+                      seeds: Mapping[tuple[str, str, str], int] | None = None) -> AsyncIterator[Record]:
     """Trades (and rejects) of ``settings.symbols`` on each market of the venue, until closed.
 
     Per (market, symbol) the trade ids come out strictly increasing and, once backfilled, contiguous.
@@ -290,7 +307,9 @@ async def live_trades(settings: IngestSettings, metrics: IngestMetrics | None = 
     tuning = tuning or FeedTuning()
     out: asyncio.Queue[Record | _Crash] = asyncio.Queue(maxsize=tuning.queue_size)
     async with aiohttp.ClientSession() as http:
-        feeds = [MarketFeed(settings, venue, out, http, metrics, tuning) for venue in venue_markets(settings)]
+        rest = RestGate()  # one REST budget and one ban for every market of this process (one IP)
+        feeds = [MarketFeed(settings, venue, out, http, metrics, tuning, seeds, rest)
+                 for venue in venue_markets(settings)]
         tasks = [asyncio.create_task(_guard(feed, out)) for feed in feeds]
         try:
             while True:

@@ -46,6 +46,13 @@ class IngestMetrics:
             "argos_ingest_duplicates", "Trades dropped as already emitted.", ["market", "symbol"], registry=r
         )
         self.rate_limited = Counter("argos_ingest_rate_limited", "HTTP 429/418 answers.", ["market"], registry=r)
+        self.unrecoverable = Counter(
+            "argos_ingest_unrecoverable_trades", "Trade ids missed and not backfilled (beyond the horizon, or REST "
+            "could not return them).", ["market", "symbol"], registry=r)
+        self.resets = Counter("argos_ingest_id_resets", "Trade id sequences that restarted far below the last id "
+                              "with newer trade times (re-seeded).", ["market", "symbol"], registry=r)
+        self.delivery_failures = Counter("argos_ingest_delivery_failures", "Records the sink could not deliver "
+                                         "(the ingest stops).", registry=r)
         self.silent_alarms = Counter(
             "argos_ingest_silent_stream_alarms", "Subscribed streams found silent.", ["market", "symbol"], registry=r
         )
@@ -57,6 +64,7 @@ class IngestMetrics:
         self.last_message = Gauge("argos_ingest_last_message_timestamp_seconds", "When the last record arrived.",
                                   registry=r)
         self._last_message_monotonic: float | None = None
+        self.sink_failed = False
         self._open: dict[str, int] = {}
 
     def observe(self, record: Trade | Reject, market: str) -> None:
@@ -78,8 +86,15 @@ class IngestMetrics:
         self._open[market] = max(0, self._open.get(market, 0) - 1)
         self.connected.labels(market).set(self._open[market])
 
+    def delivery_failed(self, n: int = 1) -> None:
+        """The sink lost ``n`` records: count them and stay unready from now on."""
+        self.delivery_failures.inc(n)
+        self.sink_failed = True
+
     def receiving(self, within_seconds: float = 30.0) -> bool:
-        """Ready: a connection is open and a record arrived within ``within_seconds``."""
+        """Ready: a connection is open, a record arrived within ``within_seconds``, and the sink delivers."""
+        if self.sink_failed:
+            return False
         last = self._last_message_monotonic
         connected = any(n > 0 for n in self._open.values())
         return connected and last is not None and time.monotonic() - last <= within_seconds
@@ -128,7 +143,7 @@ def _handler(metrics: IngestMetrics, ready: Callable[[], bool]) -> type[BaseHTTP
                 if is_ready:
                     self._reply(200, b"ready\n")
                 else:
-                    self._reply(503, b"not ready: no connection or no recent messages\n")
+                    self._reply(503, b"not ready: no connection, no recent messages, or records not delivered\n")
             else:
                 self._reply(404, b"not found: try /metrics, /healthz, /readyz\n")
 
@@ -145,7 +160,7 @@ def _handler(metrics: IngestMetrics, ready: Callable[[], bool]) -> type[BaseHTTP
     return Handler
 
 
-def serve_http(port: int, metrics: IngestMetrics, ready: Callable[[], bool], host: str = "0.0.0.0") -> HttpServer:
+def serve_http(port: int, metrics: IngestMetrics, ready: Callable[[], bool], host: str = "127.0.0.1") -> HttpServer:
     """Serve ``/metrics``, ``/healthz`` (alive) and ``/readyz`` (``ready()``) on ``host:port`` (0: any free port).
 
     Runs on its own daemon thread, so it answers even while the ingest's event loop is busy, and the

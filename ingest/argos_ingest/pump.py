@@ -12,7 +12,8 @@ from pathlib import Path
 from argos.contract import Record
 from argos.settings import Settings
 from argos_ingest.metrics import IngestMetrics
-from argos_ingest.sinks import Sink, make_sink
+from argos_ingest.resume import POSITIONS_FILE
+from argos_ingest.sinks import Sink, SinkFull, make_sink
 
 log = logging.getLogger("argos_ingest.pump")
 
@@ -22,8 +23,10 @@ def open_source(settings: Settings, metrics: IngestMetrics | None = None) -> Asy
     cfg = settings.ingest
     if cfg.source in ("binance", "live"):
         from argos_ingest.feed import live_trades
+        from argos_ingest.resume import stored_positions
 
-        return live_trades(cfg, metrics)  # the feed reports its own per-connection metrics
+        seeds = stored_positions(settings) if cfg.resume else {}
+        return live_trades(cfg, metrics, seeds=seeds)  # the feed reports its own per-connection metrics
     if cfg.source == "synthetic" and cfg.venues != ["binance"]:  # the market spread over the chosen venues
         from argos_ingest.multivenue import multi_venue_trades
 
@@ -84,27 +87,40 @@ async def pump(
 
     async def forward() -> None:
         async for record in source:
-            sink.send(record)
+            await _send(sink, record)
             stats.add()
 
     task = asyncio.ensure_future(forward())
     try:
         while not task.done():
             await asyncio.wait([task], timeout=flush_every)
-            sink.flush()
+            await asyncio.to_thread(sink.flush)  # a broker outage must not freeze the feed's keep-alive
             if stop.is_set():
                 task.cancel()
         if not task.cancelled() and task.exception():
             raise task.exception()
     finally:
         task.cancel()
-        sink.close()
+        await asyncio.gather(task, return_exceptions=True)  # the source's connections close before the sink
+        await asyncio.to_thread(sink.close)
         log.info("ingest stopped after %d records", stats.records)
+
+
+async def _send(sink: Sink, record: Record) -> None:
+    """``sink.send`` without blocking the loop: when the sink is full, wait for room in a worker thread."""
+    while True:
+        try:
+            sink.send(record)
+            return
+        except SinkFull:
+            await asyncio.to_thread(sink.wait_for_room)  # type: ignore[attr-defined]
 
 
 def run_ingest(
     settings: Settings, stop: threading.Event, stats: IngestStats | None = None, metrics: IngestMetrics | None = None
 ) -> None:
     """Blocking ingest loop (its own event loop), for a thread or the ``argos ingest`` command."""
-    sink = make_sink(settings.ingest.sink, settings.spool_dir, settings.kafka)
+    on_failure = metrics.delivery_failed if metrics else (lambda n: None)
+    sink = make_sink(settings.ingest.sink, settings.spool_dir, settings.kafka,
+                     positions_file=settings.data_dir / POSITIONS_FILE, on_failure=on_failure)
     asyncio.run(pump(open_source(settings, metrics), sink, stop, stats))

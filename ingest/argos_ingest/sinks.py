@@ -1,27 +1,49 @@
 """Where ingested records go: a Kafka topic (cluster) or a spool directory (embedded default).
 
-Both take wire-format records through the same small interface, like cryptofeed's backends.
+Both take wire-format records through the same small interface, like cryptofeed's backends. ``send`` never
+blocks: a sink that cannot take more raises :class:`SinkFull` and the caller waits (off its event loop) with
+``wait_for_room``. A record the sink could not deliver raises :class:`DeliveryError` from the next call:
+the ingest stops rather than count as ingested what was lost.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from argos.contract import Record, encode
+from argos.contract import Record, Trade, encode
 from argos.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+
+class SinkFull(Exception):
+    """The sink holds its maximum of undelivered records; wait with ``wait_for_room`` and send again."""
+
+
+class DeliveryError(ConnectionError):
+    """Records were not delivered; the message says how many and what to do."""
 
 
 class Sink(Protocol):
     def send(self, record: Record) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: the directory entry itself must reach the disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class SpoolSink:
@@ -31,16 +53,24 @@ class SpoolSink:
     from ``.*.jsonl.tmp``, which the file source ignores because it starts with a dot.
     """
 
-    def __init__(self, directory: Path, max_records: int = 5_000, max_seconds: float = 0.5) -> None:
+    def __init__(self, directory: Path, max_records: int = 5_000, max_seconds: float = 0.5,
+                 positions_file: Path | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        for stale in self.directory.glob(".*.jsonl.tmp"):  # a crash mid-write left it; its records were resent
+            stale.unlink(missing_ok=True)
         self.max_records = max_records
         self.max_seconds = max_seconds
+        self.positions_file = positions_file
+        self.positions: dict[tuple[str, str, str], int] = {}
+        self._pending: dict[tuple[str, str, str], int] = {}
         self._lines: list[bytes] = []
         self._opened = time.monotonic()
 
     def send(self, record: Record) -> None:
         self._lines.append(encode(record))
+        if isinstance(record, Trade):
+            self._pending[(record.venue, record.market, record.symbol)] = record.trade_id
         if len(self._lines) >= self.max_records or time.monotonic() - self._opened >= self.max_seconds:
             self.flush()
 
@@ -56,6 +86,11 @@ class SpoolSink:
                 fh.flush()
                 os.fsync(fh.fileno())
             tmp.rename(self.directory / name)
+            _fsync_dir(self.directory)
+            if self.positions_file is not None and self._pending:
+                from argos_ingest.resume import merge, write_positions
+
+                write_positions(self.positions_file, merge(self.positions, self._pending))
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OSError(
@@ -63,6 +98,7 @@ class SpoolSink:
                 "Fix: free disk space or point ARGOS_DATA_DIR / --data-dir at a writable directory"
             ) from exc
         self._lines.clear()
+        self._pending.clear()
         self._opened = time.monotonic()
 
     def close(self) -> None:
@@ -70,9 +106,15 @@ class SpoolSink:
 
 
 class KafkaSink:
-    """Idempotent, acks=all producer keyed by venue:symbol so each symbol stays ordered."""
+    """Idempotent, acks=all producer keyed by venue:symbol so each symbol stays ordered.
 
-    def __init__(self, cfg: KafkaSettings, create_topic: bool = True) -> None:
+    Every send's outcome is checked: a record Kafka refused or that expired (``kafka.delivery_timeout_ms``)
+    is counted and raises :class:`DeliveryError` from the next ``send``/``flush``. At most ``max_in_flight``
+    records wait for their acknowledgement; beyond that ``send`` raises :class:`SinkFull`.
+    """
+
+    def __init__(self, cfg: KafkaSettings, create_topic: bool = True, max_in_flight: int = 100_000,
+                 on_failure: Callable[[int], None] = lambda n: None) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -87,26 +129,79 @@ class KafkaSink:
                 compression_type="lz4",
                 linger_ms=20,
                 batch_size=256 * 1024,
+                buffer_memory=256 * 1024 * 1024,  # above max_in_flight records: the bound below is the one hit
                 retries=2**31 - 1,
                 max_in_flight_requests_per_connection=5,
+                delivery_timeout_ms=cfg.delivery_timeout_ms,
+                request_timeout_ms=min(30_000, cfg.delivery_timeout_ms - 100),
+                max_block_ms=cfg.delivery_timeout_ms,
             )
         except KafkaError:
             raise ConnectionError(_no_broker(cfg)) from None
         self.topic = cfg.topic
+        self.max_in_flight = max_in_flight
+        self.on_failure = on_failure
+        self.in_flight = 0
+        self.failed = 0
+        self.first_error: BaseException | None = None
+        self._room = threading.Condition()
 
     def send(self, record: Record) -> None:
-        self._producer.send(self.topic, value=encode(record), key=record.key)
+        self._send(encode(record), record.key)
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None:
         """Send bytes as they are (tests and benchmarks feed malformed payloads this way)."""
-        self._producer.send(self.topic, value=value, key=key)
+        self._send(value, key)
 
-    def flush(self) -> None:
-        self._producer.flush()
+    def _send(self, value: bytes, key: bytes | None) -> None:
+        self.check()
+        with self._room:
+            if self.in_flight >= self.max_in_flight:
+                raise SinkFull(f"{self.in_flight} records await Kafka's acknowledgement")
+            self.in_flight += 1
+        try:
+            future = self._producer.send(self.topic, value=value, key=key)
+        except Exception as exc:
+            self._done(exc)
+            self.check()
+            raise
+        future.add_callback(lambda _: self._done(None)).add_errback(self._done)
+
+    def _done(self, error: BaseException | None) -> None:
+        with self._room:
+            self.in_flight -= 1
+            if error is not None:
+                self.failed += 1
+                self.first_error = self.first_error or error
+            self._room.notify_all()
+        if error is not None:
+            log.error("Kafka did not take a record: %s", error)
+            self.on_failure(1)
+
+    def check(self) -> None:
+        """Raise :class:`DeliveryError` once any record was not delivered."""
+        if self.failed:
+            raise DeliveryError(
+                f"{self.failed} record(s) not delivered to Kafka topic {self.topic} ({self.first_error}); the ingest "
+                "stops instead of losing them silently. Fix: bring the brokers back (or raise "
+                "ARGOS_KAFKA__DELIVERY_TIMEOUT_MS); a restart resumes after the topic's last record and backfills."
+            )
+
+    def wait_for_room(self, timeout: float = 1.0) -> None:
+        """Block (in a worker thread, not the event loop) until a send can go, or ``timeout`` passes."""
+        with self._room:
+            self._room.wait_for(lambda: self.in_flight < self.max_in_flight or self.failed > 0, timeout)
+        self.check()
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout)
+        self.check()
 
     def close(self) -> None:
-        self._producer.flush()
-        self._producer.close()
+        try:
+            self.flush()
+        finally:
+            self._producer.close()
 
 
 def _no_broker(cfg: KafkaSettings) -> str:
@@ -140,5 +235,8 @@ def ensure_topic(cfg: KafkaSettings) -> None:
         admin.close()
 
 
-def make_sink(kind: str, spool_dir: Path, kafka: KafkaSettings) -> Sink:
-    return KafkaSink(kafka) if kind == "kafka" else SpoolSink(spool_dir)
+def make_sink(kind: str, spool_dir: Path, kafka: KafkaSettings, positions_file: Path | None = None,
+              on_failure: Callable[[int], None] = lambda n: None) -> Sink:
+    if kind == "kafka":
+        return KafkaSink(kafka, on_failure=on_failure)
+    return SpoolSink(spool_dir, positions_file=positions_file)
