@@ -162,7 +162,7 @@ PRICE_VS_VWAP = Panel(
     key="price_vwap",
     title="${symbol} · price vs VWAP",
     description="Close per interval against the volume-weighted average price anchored at the start of "
-    "the time range (running sum of quote volume / running sum of volume).",
+    "the time range (running sum of notional / running sum of base volume, so inverse contracts are right too).",
     viz=Viz.TIMESERIES,
     scope=Scope.SYMBOL,
     sql=f"""
@@ -176,7 +176,7 @@ FROM
         $__timeInterval(c.minute)          AS time,
         toFloat64(argMaxMerge(c.close))    AS price,
         toFloat64(sum(c.quote_volume))     AS quote,
-        toFloat64(sum(c.volume))           AS volume
+        toFloat64(sum(c.base_volume))      AS volume
     FROM {{db}}.candles_1m AS c
     WHERE {SYMBOL_FILTER} AND $__timeFilter(minute)
     GROUP BY time
