@@ -129,7 +129,6 @@ class KafkaSink:
                 compression_type="lz4",
                 linger_ms=20,
                 batch_size=256 * 1024,
-                buffer_memory=256 * 1024 * 1024,  # above max_in_flight records: the bound below is the one hit
                 retries=2**31 - 1,
                 max_in_flight_requests_per_connection=5,
                 delivery_timeout_ms=cfg.delivery_timeout_ms,
