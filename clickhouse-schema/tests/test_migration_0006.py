@@ -14,7 +14,7 @@ ROWS = [  # (symbol, trade_id, price, qty, is_buyer_maker, second)
     ("BTCUSDT", 2, "96937.1", "0.5", True, 2),
     ("ETHBTC", 1, "0.0361", "20", False, 3),
     ("XRPETH", 5, "0.000712", "1000", False, 5),
-    ("SHIBUSDT", 9, "0.00002345", "4611686041", True, 4),  # a lot v1's ETL refused (qty >= 1e10 was fine here)
+    ("SHIBUSDT", 9, "0.00002345", "4611686041", True, 4),  # a meme-coin lot: a 108,144 USD whale
 ]
 
 
