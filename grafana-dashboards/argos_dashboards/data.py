@@ -95,10 +95,11 @@ def default_selection(
     markets = variable_values(query, by_name["market"], db, start, end)
     market = ["spot"] if "spot" in markets or not markets else markets[:1]
     venues = variable_values(query, by_name["venue"], db, start, end)
-    venue = ["binance"] if "binance" in venues or not venues else venues[:1]
+    preferred = by_name["venue"].default
+    venue = [preferred] if preferred in venues or not venues else venues[:1]
     found = variable_values(query, by_name["symbol"], db, start, end, {"venue": venue})
     chosen = [s for s in (symbols or found) if s in found] if symbols else found
     assets = variable_values(query, by_name["asset"], db, start, end, {"venues": venues})
-    asset = ["BTC"] if "BTC" in assets or not assets else assets[:1]
+    asset = [by_name["asset"].default] if by_name["asset"].default in assets or not assets else assets[:1]
     return Selection(db, start, end, {"market": market, "venue": venue, "symbol": chosen, "venues": venues,
                                       "asset": asset})

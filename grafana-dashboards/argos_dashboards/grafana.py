@@ -280,6 +280,8 @@ def _variable(var: Any) -> dash.QueryVariable:
     )
     if var.multi:
         builder.current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    elif var.default:
+        builder.current(model.VariableOption(selected=True, text=var.default, value=var.default))
     return builder
 
 

@@ -88,6 +88,7 @@ class Variable:
     label: str
     sql: str
     multi: bool
+    default: str = ""  # a single-value variable's preferred option (Grafana keeps it when the query lists it)
 
 
 # What each visual type needs from its result, by column kind (checked by the tests on real results).

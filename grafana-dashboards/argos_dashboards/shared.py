@@ -49,6 +49,7 @@ VARIABLES = (
         "Venue",
         "SELECT DISTINCT venue FROM {db}.candles_1m WHERE $__timeFilter(minute) ORDER BY venue",
         multi=False,
+        default="binance",
     ),
     Variable(
         "symbol",
@@ -69,5 +70,6 @@ VARIABLES = (
         f"SELECT DISTINCT {BASE_OF_SYMBOL} AS asset FROM {{db}}.candles_1m WHERE $__timeFilter(minute) "
         "AND venue IN (${venues:singlequote}) AND asset != '' ORDER BY asset",
         multi=False,
+        default="BTC",
     ),
 )
