@@ -48,6 +48,7 @@ DECIMAL = "decimal(38,18)"
 PRICE = QTY = DECIMAL
 MAX_NOTIONAL = 1e30
 THRESHOLD = "decimal(38,8)"
+MAX_TRADE_COUNT = 2**31 - 1
 _MORE_THAN_18_DECIMALS = r"\.[0-9]{19,}$"
 # v1 rows: base and quote from the symbol, longest quote first (as argos.contract.split_symbol).
 _PAIR = r"^(.+?)(" + "|".join(QUOTE_ASSETS) + r")$"
@@ -135,6 +136,8 @@ def _reason(df: DataFrame) -> Column:
         (F.col("inverse") & F.col("contract_size").isNull(), "inverse contract without contract_size"),
         (_notional_estimate() >= MAX_NOTIONAL, "notional out of range (>= 1e30)"),
         (F.col("trade_count") < 1, "trade_count below 1"),
+        # Stored as UInt32; ANSI casts raise on overflow, so an absurd count must be a dead letter, not a crash.
+        (F.col("trade_count") > MAX_TRADE_COUNT, F.concat(F.lit("trade_count out of range: "), "trade_count")),
         (F.col("first_trade_id").isNull() != F.col("last_trade_id").isNull(),
          "first_trade_id and last_trade_id come together"),
         (F.col("first_trade_id").isNotNull()
@@ -170,14 +173,19 @@ def _threshold_match(key: str) -> Column:
     return F.col("venue") == key if key.islower() else F.col("symbol") == key
 
 
+def _usd(value: float) -> Column:
+    """A threshold literal; anything beyond 1e20 USD means "never" and is capped (an ANSI cast would raise)."""
+    return F.lit(min(float(value), 1e20)).cast(THRESHOLD)
+
+
 def enrich(df: DataFrame, whale_threshold_usd: float, whale_thresholds: dict[str, float],
            usd_stablecoins: tuple[str, ...] = USD_STABLECOINS) -> DataFrame:
     """Add exact decimals, taker side, the USD rate of stablecoin quotes, the symbol's whale threshold in USD,
     timestamps and processing time (to valid rows only). ClickHouse derives notional, USD value and whales."""
-    threshold = F.lit(whale_threshold_usd).cast(THRESHOLD)
+    threshold = _usd(whale_threshold_usd)
     # Keys: SYMBOL, a venue (every symbol of it: "okx") or venue:SYMBOL; the most specific one wins.
     for key, value in sorted(whale_thresholds.items(), key=lambda kv: (_threshold_rank(kv[0]), kv[0])):
-        threshold = F.when(_threshold_match(key), F.lit(value).cast(THRESHOLD)).otherwise(threshold)
+        threshold = F.when(_threshold_match(key), _usd(value)).otherwise(threshold)
     valid = F.col("reason").isNull()
 
     def derived(value: Column) -> Column:

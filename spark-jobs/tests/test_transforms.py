@@ -52,6 +52,7 @@ BAD = {
     trade(inverse=True, contract_size="100").replace('"contract_size":"100"', '"contract_size":null'):
         "inverse contract without contract_size",
     trade(first_trade_id=5, last_trade_id=9, trade_count=2): "trade_count disagrees",
+    trade(first_trade_id=0, last_trade_id=2**40 - 1, trade_count=2**40): "trade_count out of range",
     trade(first_trade_id=5, last_trade_id=9, trade_count=5).replace('"last_trade_id":9', '"last_trade_id":null'):
         "first_trade_id and last_trade_id come together",
     trade(qty="0"): "qty not positive: 0",
@@ -109,5 +110,7 @@ def test_per_symbol_whale_threshold_in_usd(spark):
     payloads = [trade(price="100", qty="200"), trade(symbol="ETHUSDT", price="100", qty="200")]
     rows = split(run(spark, payloads, whale=10_000, per_symbol={"BTCUSDT": 50_000}), 0)[0].to_pylist()
     assert {r["symbol"]: r["whale_threshold_usd"] for r in rows} == {"BTCUSDT": 50_000, "ETHUSDT": 10_000}
+    capped = split(run(spark, payloads[:1], whale=1e300), 0)[0].to_pylist()
+    assert capped[0]["whale_threshold_usd"] == Decimal("1e20")  # "never", without an overflowing cast
 
 # deduplicate() is stateful and streaming-only: tests/integration covers it with re-sent trades.
