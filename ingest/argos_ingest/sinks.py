@@ -138,6 +138,7 @@ class KafkaSink:
         except KafkaError:
             raise ConnectionError(_no_broker(cfg)) from None
         self.topic = cfg.topic
+        self.delivery_timeout = cfg.delivery_timeout_ms / 1000
         self.max_in_flight = max_in_flight
         self.on_failure = on_failure
         self.in_flight = 0
@@ -193,14 +194,24 @@ class KafkaSink:
         self.check()
 
     def flush(self, timeout: float | None = None) -> None:
-        self._producer.flush(timeout)
+        """Wait for every record sent so far (at most the delivery timeout and a margin), then ``check``."""
+        from kafka.errors import KafkaTimeoutError
+
+        try:
+            self._producer.flush(timeout if timeout is not None else self.delivery_timeout + 2)
+        except KafkaTimeoutError:
+            with self._room:
+                self.failed += self.in_flight  # unacknowledged past the delivery timeout: count them as lost
+                self.first_error = self.first_error or TimeoutError(f"{self.in_flight} records unacknowledged")
+            self.on_failure(self.in_flight)
         self.check()
 
     def close(self) -> None:
         try:
-            self.flush()
+            if not self.failed:  # after a failure the ingest stops now: nothing more is worth waiting for
+                self.flush()
         finally:
-            self._producer.close()
+            self._producer.close(timeout=5)
 
 
 def _no_broker(cfg: KafkaSettings) -> str:
