@@ -142,7 +142,7 @@ def _reason(df: DataFrame) -> Column:
          "first_trade_id and last_trade_id come together"),
         (F.col("first_trade_id").isNotNull()
          & ((F.col("first_trade_id") < 0) | (F.col("last_trade_id") < F.col("first_trade_id"))
-            | (F.col("trade_count") != F.col("last_trade_id") - F.col("first_trade_id") + 1)),
+            | (F.col("trade_count") - 1 != F.col("last_trade_id") - F.col("first_trade_id"))),  # no +1 overflow
          "trade_count disagrees with first_trade_id..last_trade_id"),
         (implausible("trade_time"), "trade_time out of range (expect epoch microseconds)"),
         (implausible("event_time"), "event_time out of range (expect epoch microseconds)"),

@@ -53,6 +53,7 @@ BAD = {
         "inverse contract without contract_size",
     trade(first_trade_id=5, last_trade_id=9, trade_count=2): "trade_count disagrees",
     trade(first_trade_id=0, last_trade_id=2**40 - 1, trade_count=2**40): "trade_count out of range",
+    trade(first_trade_id=0, last_trade_id=2**63 - 1, trade_count=5): "trade_count disagrees",
     trade(first_trade_id=5, last_trade_id=9, trade_count=5).replace('"last_trade_id":9', '"last_trade_id":null'):
         "first_trade_id and last_trade_id come together",
     trade(qty="0"): "qty not positive: 0",
