@@ -1,5 +1,6 @@
 """Four venues at once, end to end: `argos ingest --venue binance,coinbase,okx,bybit` against the four local fake
-exchanges (each misbehaving), spool -> Spark -> ClickHouse. Per venue: 0 lost, 0 duplicated."""
+exchanges (each misbehaving), spool -> Spark -> ClickHouse, spot plus an OKX swap and Bybit linear. Per venue,
+market and symbol: 0 lost, 0 duplicated; the swap's contracts become the right notional."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from argos_testkit import FakeBinance, Fault
 from argos_testkit.fake_bybit import FakeBybit
 from argos_testkit.fake_coinbase import FakeCoinbase
@@ -20,7 +23,8 @@ from argos_testkit.kafka_broker import free_port
 
 BYBIT_SPOT_ID = 2_290_000_000_000_000_000  # the fake's spot ids: this plus its fill number
 GARBAGE = "{this is not json"
-LABELS = ('market="spot"', 'market="coinbase:spot"', 'market="okx:spot"', 'market="bybit:spot"')
+LABELS = ('market="spot"', 'market="coinbase:spot"', 'market="okx:spot"', 'market="bybit:spot"',
+          'market="okx:swap"', 'market="bybit:linear"')
 
 
 def scrape(port: int) -> str:
@@ -44,7 +48,8 @@ class Exchanges:
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.binance = FakeBinance("spot", ["BTCUSDT", "ETHUSDT"], rate=150, seed=1)
         self.coinbase = FakeCoinbase(["BTC-USD", "ETH-USD"], rate=100, seed=2)
-        self.okx = FakeOkx(["BTC-USDT", "ETH-USDT"], rate=100, seed=3, fills_per_order=1)
+        self.okx = FakeOkx(["BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"], rate=140, seed=3,
+                           fills_per_order=1)
         self.bybit = FakeBybit(["BTCUSDT", "ETHUSDT"], rate=100, seed=4)
         for fake in self.fakes:
             asyncio.run_coroutine_threadsafe(fake.start(), self.loop).result(10)
@@ -91,7 +96,8 @@ def test_four_venues_end_to_end_lose_and_duplicate_nothing(etl) -> None:
     runner = etl(ARGOS_SPARK__SOURCE="spool")
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARGOS_")}, **exchanges.env(),
-           "ARGOS_DATA_DIR": str(runner.data_dir), "ARGOS_INGEST__HTTP_PORT": str(port)}
+           "ARGOS_DATA_DIR": str(runner.data_dir), "ARGOS_INGEST__HTTP_PORT": str(port),
+           "ARGOS_INGEST__MARKETS": "spot,okx:swap,bybit:linear"}  # one fake Bybit serves both categories
     try:
         ingest = subprocess.Popen(
             [sys.executable, "-m", "argos", "ingest", "--venue", "binance,coinbase,okx,bybit", "--sink", "spool",
@@ -119,21 +125,34 @@ def test_four_venues_end_to_end_lose_and_duplicate_nothing(etl) -> None:
 
     runner.start(idle_stop=5)
     assert runner.wait() == 0, runner.tail()
-    got = runner.query("SELECT venue, symbol, count() AS n, uniqExact(trade_id) AS ids, min(trade_id) AS lo, "
-                       "max(trade_id) AS hi FROM argos.trades GROUP BY venue, symbol "
-                       "ORDER BY venue, symbol")
+    got = runner.query("SELECT venue, market, symbol, count() AS n, uniqExact(trade_id) AS ids, min(trade_id) AS lo, "
+                       "max(trade_id) AS hi FROM argos.trades GROUP BY venue, market, symbol "
+                       "ORDER BY venue, market, symbol")
     print(got.to_string())
-    assert [(r.venue, r.symbol) for r in got.itertuples()] == [
-        ("binance", "BTCUSDT"), ("binance", "ETHUSDT"), ("bybit", "BTCUSDT"), ("bybit", "ETHUSDT"),
-        ("coinbase", "BTC-USD"), ("coinbase", "ETH-USD"), ("okx", "BTC-USDT"), ("okx", "ETH-USDT")]
+    assert [(r.venue, r.market, r.symbol) for r in got.itertuples()] == [
+        ("binance", "spot", "BTCUSDT"), ("binance", "spot", "ETHUSDT"), ("bybit", "linear", "BTCUSDT"),
+        ("bybit", "linear", "ETHUSDT"), ("bybit", "spot", "BTCUSDT"), ("bybit", "spot", "ETHUSDT"),
+        ("coinbase", "spot", "BTC-USD"), ("coinbase", "spot", "ETH-USD"), ("okx", "spot", "BTC-USDT"),
+        ("okx", "spot", "ETH-USDT"), ("okx", "swap", "BTC-USDT-SWAP"), ("okx", "swap", "ETH-USDT-SWAP")]
     for row in got.itertuples():
         assert row.n == row.ids, f"{row.venue} {row.symbol}: duplicated rows"
         assert row.n > 100, f"{row.venue} {row.symbol}: too few trades"
         if row.venue == "bybit":  # opaque ids: every trade the exchange sent arrived, once
-            stored = set(runner.query(f"SELECT trade_id FROM argos.trades WHERE venue = 'bybit' AND symbol = "
-                                      f"'{row.symbol}'")["trade_id"].astype("int64") - BYBIT_SPOT_ID)
-            assert stored == delivered[row.symbol]
+            stored = set(runner.query(f"SELECT trade_id FROM argos.trades WHERE venue = 'bybit' AND market = "
+                                      f"'{row.market}' AND symbol = '{row.symbol}'")["trade_id"].astype("int64")
+                         - BYBIT_SPOT_ID)
+            # spot and linear subscribe one after the other to the one fake: compare from each one's first trade
+            assert stored == {i for i in delivered[row.symbol] if i >= min(stored)}
         else:  # consecutive ids: no hole from the first to the last, gaps backfilled
             assert row.n == row.hi - row.lo + 1, f"{row.venue} {row.symbol}: lost trades"
+    swap = runner.query("SELECT any(kind) AS kind, any(base) AS base, toFloat64(any(contract_size)) AS contract, "
+                        "toFloat64(sum(quote)) AS quote, toFloat64(sum(price * qty)) * 0.01 AS expected, "
+                        "toFloat64(sum(base_qty)) AS base_qty, toFloat64(sum(qty)) * 0.01 AS contracts_in_btc "
+                        "FROM argos.trades WHERE symbol = 'BTC-USDT-SWAP'").iloc[0]
+    assert (swap.kind, swap.base, swap.contract) == ("perpetual", "BTC", 0.01)
+    assert swap.quote == pytest.approx(swap.expected, rel=1e-12)
+    assert swap.base_qty == pytest.approx(swap.contracts_in_btc, rel=1e-12)
     dead = runner.query("SELECT reason FROM argos.dead_letters")
-    assert sorted(dead["reason"]) == [f"ingest: {v}: frame is not valid JSON" for v in ("binance", "bybit", "coinbase")]
+    # one garbage frame per connection: Binance, Coinbase, and Bybit's spot and linear connections to its one fake
+    venues = ("binance", "bybit", "bybit", "coinbase")
+    assert sorted(dead["reason"]) == [f"ingest: {v}: frame is not valid JSON" for v in venues]
