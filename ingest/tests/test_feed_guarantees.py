@@ -68,7 +68,7 @@ def test_a_slow_backfill_does_not_hold_the_other_symbols():
     got, metrics = asyncio.run(run())
     btc = [r.trade_id for _, r in trades_of(got, "BTCUSDT")]
     assert btc == list(range(btc[0], btc[-1] + 1)), "BTCUSDT ids contiguous after its backfill"
-    eth_times = [t for t, _ in trades_of(got, "ETHUSDT")]
+    eth_times = [got[0][0]] + [t for t, _ in trades_of(got, "ETHUSDT")] + [got[-1][0]]  # pauses at the ends too
     stall = max(b - a for a, b in itertools.pairwise(eth_times))
     print(f"slow backfill: {metrics.value('argos_ingest_rate_limited_total'):.0f} x 429; longest ETHUSDT pause "
           f"{stall:.2f}s while BTCUSDT backfilled {metrics.value('argos_ingest_backfilled_trades_total'):.0f}")
