@@ -200,7 +200,7 @@ def status(
     ),
 ) -> None:
     """Row counts, freshness and lag per symbol (from the database, or from a running demo)."""
-    from argos.status import client_rows, read_status, summary_line
+    from argos.status import client_rows, read_status, redact_url, summary_line
 
     settings = settings_or_exit(config, data_dir=data_dir)
     from argos.clickhouse import connect, owned_elsewhere
@@ -208,11 +208,11 @@ def status(
     try:
         client = connect(settings.clickhouse_url, settings.clickhouse)
         report = read_status(client_rows(client), settings.clickhouse.database)
-        source = settings.clickhouse_url
+        source = redact_url(settings.clickhouse_url)
     except Exception as exc:
         if not owned_elsewhere(exc):
             raise
-        report, source = _status_from_demo(url), f"{url} (the running demo owns {settings.clickhouse_url})"
+        report, source = _status_from_demo(url), f"{url} (the running demo owns {redact_url(settings.clickhouse_url)})"
     table = Table(title=f"Argos status — {source}")
     for name in ("symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
         table.add_column(name)

@@ -22,6 +22,18 @@ SELECT (SELECT count() FROM {db}.trades) AS trades,
        (SELECT count() FROM {db}.dead_letters) AS dead_letters"""
 
 
+def redact_url(url: str) -> str:
+    """``url`` fit to print: a password in it becomes ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def client_rows(client: Any) -> RowsFn:
     """A clickhouse-connect client as a rows function (plain Python values, no pyarrow needed)."""
     return lambda sql: list(client.query(sql).named_results())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,10 @@ from argos_dashboards.page import collect, plotly_js, render_page, to_json
 log = logging.getLogger(__name__)
 
 
+class BadRequest(ValueError):
+    """A query parameter out of bounds; the message names it."""
+
+
 class _Dashboard:
     """Builds payloads for requests: one at a time, reused for ``cache_s`` seconds."""
 
@@ -32,17 +37,31 @@ class _Dashboard:
         self._lock = threading.Lock()
         self._cache: dict[tuple[int, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
 
+    MAX_WINDOW_S = 31 * 86_400
+    CACHE_ENTRIES = 16  # alternating selections (tabs with other windows) reuse their payloads too
+
+    def selection_key(self, params: dict[str, list[str]]) -> tuple[int, tuple[str, ...]]:
+        """``(window, symbols)`` of a request; :class:`BadRequest` naming the parameter when it is out of bounds."""
+        raw = params.get("window", [str(self.window_s)])[0]
+        if not raw.isdigit() or not 60 <= int(raw) <= self.MAX_WINDOW_S:
+            raise BadRequest(f"window={raw[:20]!r}: give whole seconds from 60 to {self.MAX_WINDOW_S}")
+        symbols = tuple(sorted({s.upper() for v in params.get("symbols", []) for s in v.split(",") if s}))
+        if len(symbols) > 50 or not all(re.fullmatch(r"[A-Z0-9_-]{2,30}", s) for s in symbols):
+            raise BadRequest("symbols: at most 50, each like BTCUSDT")
+        return int(raw), symbols
+
     def payload(self, params: dict[str, list[str]]) -> dict[str, Any]:
-        window = int(params.get("window", [self.window_s])[0])
-        symbols = tuple(s.upper() for v in params.get("symbols", []) for s in v.split(",") if s)
-        key = (window, symbols)
+        key = self.selection_key(params)
+        window, symbols = key
         with self._lock:
             cached = self._cache.get(key)
             if cached and time.monotonic() - cached[0] < self.cache_s:
                 return cached[1]
             selection = default_selection(self.query, self.db, window, list(symbols) or None)
             payload = collect(self.query, selection, self.refresh_s)
-            self._cache = {key: (time.monotonic(), payload)}
+            if len(self._cache) >= self.CACHE_ENTRIES:
+                del self._cache[min(self._cache, key=lambda k: self._cache[k][0])]
+            self._cache[key] = (time.monotonic(), payload)
             return payload
 
 
@@ -66,6 +85,8 @@ def _handler(board: _Dashboard) -> type[BaseHTTPRequestHandler]:
                     self._send(b"ok", "text/plain")
                 else:
                     self.send_error(HTTPStatus.NOT_FOUND)
+            except BadRequest as exc:  # a bad query parameter: say which, do not touch the database
+                self.send_error(HTTPStatus.BAD_REQUEST, str(exc)[:200])
             except Exception as exc:  # report, keep serving
                 log.exception("dashboard request %s failed", self.path)
                 self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc).splitlines()[0][:200])

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +78,13 @@ def test_server_answers_json_and_page(served: str) -> None:
     assert all(p["rows"] > 0 and not p["error"] for s in payload["sections"] for p in s["panels"])
     with urllib.request.urlopen(served + "healthz", timeout=5) as response:
         assert response.read() == b"ok"
+
+
+def test_out_of_bounds_parameters_are_refused_without_a_query(served: str) -> None:
+    for query in ("window=1e14", "window=99999999999", "window=-5", "symbols=" + ",".join(["BTCUSDT"] * 60 + ["x;y"])):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(served + "api/dashboard.json?" + query, timeout=10)
+        assert refused.value.code == 400, query  # before: window=1e14 was a 500 from the database
 
 
 def test_live_page_renders_every_panel_and_screenshot(chromium: str, served: str, tmp_path: Path) -> None:
