@@ -32,6 +32,12 @@ def scrape(port: int) -> str:
         return r.read().decode()
 
 
+def alive(ingest: subprocess.Popen) -> None:
+    """Fail with the ingest's own output when it has exited early."""
+    if ingest.poll() is not None:
+        raise AssertionError(f"argos ingest exited {ingest.returncode}:\n{ingest.stdout.read()[-3000:]}")
+
+
 def streaming(port: int) -> bool:
     try:
         text = scrape(port)
@@ -105,12 +111,14 @@ def test_four_venues_end_to_end_lose_and_duplicate_nothing(etl) -> None:
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 15
         while not streaming(port):
+            alive(ingest)
             assert time.monotonic() < deadline, "the ingest did not stream all four venues"
             time.sleep(0.3)
         exchanges.misbehave(0)
         time.sleep(2)
         exchanges.misbehave(1)
         time.sleep(3)
+        alive(ingest)
         metrics = scrape(port)
         exchanges.pause()  # quiet before the ingest stops, so every trade sent is also received
         out, _ = ingest.communicate(timeout=60)
