@@ -66,15 +66,22 @@ class SpoolSink:
         self._pending: dict[tuple[str, str, str], int] = {}
         self._lines: list[bytes] = []
         self._opened = time.monotonic()
+        self._lock = threading.RLock()  # the pump flushes from a worker thread while the loop sends
 
     def send(self, record: Record) -> None:
-        self._lines.append(encode(record))
-        if isinstance(record, Trade):
-            self._pending[(record.venue, record.market, record.symbol)] = record.trade_id
-        if len(self._lines) >= self.max_records or time.monotonic() - self._opened >= self.max_seconds:
-            self.flush()
+        line = encode(record)
+        with self._lock:
+            self._lines.append(line)
+            if isinstance(record, Trade):
+                self._pending[(record.venue, record.market, record.symbol)] = record.trade_id
+            if len(self._lines) >= self.max_records or time.monotonic() - self._opened >= self.max_seconds:
+                self.flush()
 
     def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if not self._lines:
             self._opened = time.monotonic()
             return
