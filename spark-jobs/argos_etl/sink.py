@@ -17,6 +17,7 @@ embedded engine, which one process owns, is written from the driver.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -51,9 +52,10 @@ def write_tables(
 ) -> tuple[int, int]:
     """Insert one unit of work (a batch, or one partition of it) idempotently; return the rows written."""
     if dedup and trades.num_rows:
+        started = time.perf_counter()
         trades, dropped = drop_stored(client, db, trades)
-        if dropped:
-            log.info("%s: %d trade(s) already stored or repeated, dropped", token, dropped)
+        log.info("%s: de-duplication took %.0f ms; %d trade(s) already stored or repeated, dropped", token,
+                 (time.perf_counter() - started) * 1000, dropped)
     if trades.num_rows:
         insert_arrow(client, f"{db}.trades", trades, f"{token}:trades", retries)
     if dead.num_rows:
