@@ -73,7 +73,8 @@ def kafka_positions(cfg: KafkaSettings, tail: int = KAFKA_TAIL, timeout_ms: int 
 
 
 def clickhouse_positions(settings: Settings, client=None) -> Positions:
-    """``max(trade_id)`` per symbol in ClickHouse; empty when the database is unreachable or held elsewhere."""
+    """``max(trade_id)`` per symbol traded in the last two days (older: nothing a REST backfill could reach);
+    empty when the database is unreachable, or embedded and not handed over (the ETL owns it)."""
     from argos.clickhouse import connect
 
     if client is None and settings.embedded:
@@ -83,8 +84,8 @@ def clickhouse_positions(settings: Settings, client=None) -> Positions:
         own = client is None
         client = client or connect(settings.clickhouse_url, settings.clickhouse)
         try:
-            rows = client.query(f"SELECT venue, market, symbol, max(trade_id) FROM {db}.trades "
-                                "GROUP BY venue, market, symbol").result_rows
+            rows = client.query(f"SELECT venue, market, symbol, max(trade_id) FROM {db}.trades "  # sort key prunes
+                                "WHERE trade_time > now() - INTERVAL 2 DAY GROUP BY venue, market, symbol").result_rows
         finally:
             if own and not settings.embedded:
                 client.close()
