@@ -14,6 +14,9 @@ Dead letters never pass here (each one is kept; insert tokens make their replay 
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -22,6 +25,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
+log = logging.getLogger(__name__)
 KEY = ("venue", "market", "symbol", "trade_id")
 _GROUP = ("venue", "market", "symbol")
 
@@ -59,13 +63,27 @@ def stored_keys_sql(db: str, trades: pa.Table) -> str | None:
             f"toInt64(trade_id) AS trade_id FROM {db}.trades WHERE " + " OR ".join(clauses))
 
 
-def drop_stored(client: Client, db: str, trades: pa.Table) -> tuple[pa.Table, int]:
+def _query(client: Client, sql: str, retries: int, max_backoff: float = 30.0) -> pa.Table:
+    """The lookup with the inserts' retry policy: a ClickHouse outage of seconds delays the batch, no more."""
+    for attempt in range(retries + 1):
+        try:
+            return client.query_arrow(sql)
+        except Exception as exc:
+            if attempt == retries:
+                raise
+            delay = min(max_backoff, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
+            log.warning("stored-key lookup failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, retries, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def drop_stored(client: Client, db: str, trades: pa.Table, retries: int = 8) -> tuple[pa.Table, int]:
     """``trades`` without repeats and without keys already stored; also how many rows were dropped."""
     unique = unique_trades(trades)
     sql = stored_keys_sql(db, unique)
     if sql is None:
         return unique, trades.num_rows
-    stored = client.query_arrow(sql)
+    stored = _query(client, sql, retries)
     if not stored.num_rows:
         return unique, trades.num_rows - unique.num_rows
     stored = pa.table({c: pc.cast(stored[c], unique.schema.field(c).type) for c in KEY})

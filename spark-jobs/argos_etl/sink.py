@@ -53,7 +53,7 @@ def write_tables(
     """Insert one unit of work (a batch, or one partition of it) idempotently; return the rows written."""
     if dedup and trades.num_rows:
         started = time.perf_counter()
-        trades, dropped = drop_stored(client, db, trades)
+        trades, dropped = drop_stored(client, db, trades, retries)
         log.info("%s: de-duplication took %.0f ms; %d trade(s) already stored or repeated, dropped", token,
                  (time.perf_counter() - started) * 1000, dropped)
     if trades.num_rows:
