@@ -31,8 +31,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from aiohttp import web
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+from argos_testkit.local_exchange import LocalExchange
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +84,13 @@ class _Conn:
     queue: asyncio.Queue[str | bytes] = field(default_factory=asyncio.Queue)
 
 
-class FakeBinance:
+class FakeBinance(LocalExchange):
     """Fake Binance market-data endpoints for one market; use as ``async with`` or start()/stop()."""
 
     def __init__(self, market: Literal["spot", "usdm", "coinm"] = "spot", symbols: list[str] | tuple[str, ...] =
                  ("BTCUSDT",), *, rate: float = 200.0, seed: int = 0, start_id: int = 1_000,
                  faults: list[Fault] | None = None, ping_interval: float = 1.0, history_limit: int = 500_000) -> None:
+        super().__init__()
         self.market = market
         self.symbols = [s.upper() for s in symbols]
         self.rate = rate
@@ -108,47 +111,9 @@ class FakeBinance:
         self._skip: dict[str, int] = {}
         self._retry_after: list[int] = []
         self._conns: set[_Conn] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._ws_server: Server | None = None
-        self._rest: web.AppRunner | None = None
         self._paused = False
-        self.ws_port = 0
-        self.rest_port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------------
-
-    async def start(self) -> FakeBinance:
-        self._ws_server = await serve(self._handle, "127.0.0.1", 0, ping_interval=None, max_size=2**20)
-        self.ws_port = next(iter(self._ws_server.sockets)).getsockname()[1]
-        self._rest = web.AppRunner(self._rest_app(), access_log=None)
-        await self._rest.setup()
-        await web.TCPSite(self._rest, "127.0.0.1", 0).start()
-        self.rest_port = self._rest.addresses[0][1]
-        self._spawn(self._generate())
-        return self
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._ws_server is not None:
-            self._ws_server.close()
-            await self._ws_server.wait_closed()
-        if self._rest is not None:
-            await self._rest.cleanup()
-
-    async def __aenter__(self) -> FakeBinance:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
 
     def settings_fields(self, silent_path: bool = False) -> dict[str, Any]:
         """``IngestSettings`` fields that point this market at the fake (usdm: ``/market`` unless silent)."""
@@ -174,12 +139,6 @@ class FakeBinance:
         return self._next_id[symbol.upper()] - 1
 
     # --- trade generation ------------------------------------------------------------------------------
-
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     async def _generate(self) -> None:
         tick, due, last = 0.01, 0.0, time.monotonic()
@@ -331,7 +290,7 @@ class FakeBinance:
 
     # --- REST ------------------------------------------------------------------------------------------
 
-    def _rest_app(self) -> web.Application:
+    def _rest_application(self) -> web.Application:
         app = web.Application(middlewares=[self._rate_limit_middleware])
         for path in ("/api/v3/historicalTrades", "/api/v3/trades", "/fapi/v1/historicalTrades"):
             app.router.add_get(path, self._trades_handler)

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+from argos_testkit.local_exchange import LocalExchange
 
 FaultKind = Literal["drop", "skip", "garbage", "close", "shutdown", "rate_limit"]
 
@@ -69,7 +71,7 @@ class FakeConn:
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class FakeVenue:
+class FakeVenue(LocalExchange):
     """Base of a fake exchange; subclasses implement the ``protocol`` section."""
 
     venue = "fake"
@@ -78,6 +80,7 @@ class FakeVenue:
     def __init__(self, symbols: list[str] | tuple[str, ...], *, market: str = "spot", rate: float = 200.0,
                  seed: int = 0, start_id: int = 1_000, faults: list[VenueFault] | None = None,
                  subscribe_timeout: float = 5.0, idle_timeout: float = 30.0, fills_per_order: int = 3) -> None:
+        super().__init__()
         self.symbols = list(symbols)
         self.market = market
         self.rate = rate
@@ -103,60 +106,19 @@ class FakeVenue:
         self._skip: dict[str, int] = {}
         self._retry_after: list[int] = []
         self._conns: set[FakeConn] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._ws_server: Server | None = None
-        self._rest: web.AppRunner | None = None
-        self.ws_port = 0
-        self.rest_port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
-    async def start(self) -> FakeVenue:
-        self._ws_server = await serve(self._handle, "127.0.0.1", 0, ping_interval=None, max_size=2**20)
-        self.ws_port = next(iter(self._ws_server.sockets)).getsockname()[1]
+    def _rest_application(self) -> web.Application:
         app = web.Application(middlewares=[self._rate_limit_middleware])
         self.rest_routes(app)
-        self._rest = web.AppRunner(app, access_log=None)
-        await self._rest.setup()
-        await web.TCPSite(self._rest, "127.0.0.1", 0).start()
-        self.rest_port = self._rest.addresses[0][1]
-        self._spawn(self._generate())
-        return self
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._ws_server is not None:
-            self._ws_server.close()
-            await self._ws_server.wait_closed()
-        if self._rest is not None:
-            await self._rest.cleanup()
-
-    async def __aenter__(self) -> FakeVenue:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
+        return app
 
     def inject(self, fault: VenueFault) -> None:
         self._fire(fault)
 
     def last_id(self, symbol: str) -> int:
         return self._next_id[symbol] - 1
-
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # --- trades ----------------------------------------------------------------------------------------
 
