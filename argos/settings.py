@@ -76,7 +76,7 @@ class SparkSettings(_Section):
     checkpoint_dir: str = Field("", description="Streaming checkpoint dir (empty: <data_dir>/checkpoints).")
     trigger_seconds: float = Field(1.0, gt=0, description="Micro-batch trigger interval.")
     max_records_per_batch: int = Field(200_000, ge=1, description="Cap per micro-batch (backlog drains).")
-    shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions for de-duplication.")
+    shuffle_partitions: int = Field(2, ge=1, description="Executor-mode write partitions.")
     dedup: bool = Field(
         True, description="Drop trades whose (venue, market, symbol, trade_id) ClickHouse already holds, however "
         "old (no window, no clock); off only for benchmarks.",
