@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
@@ -15,30 +14,15 @@ import pytest
 
 from argos.contract import Record, Reject, Trade
 from argos.settings import IngestSettings
-from argos_ingest.feed import FeedTuning, live_trades
+from argos_ingest.feed import FeedTuning
 from argos_ingest.metrics import IngestMetrics
 from argos_ingest.rest import backoff_delay
 from argos_testkit import FakeBinance, Fault
+from argos_testkit.feed_runs import drain
 
 FAST = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, silence_alarm_seconds=30,
                   silence_check_seconds=0.1)
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-
-
-async def drain(settings: IngestSettings, metrics: IngestMetrics, tuning: FeedTuning,
-                done: Callable[[list[Record]], bool], limit: float = 40.0) -> list[Record]:
-    """Run the feed until ``done(records)`` (or fail after ``limit`` seconds)."""
-    records: list[Record] = []
-
-    async def consume() -> None:
-        async with contextlib.aclosing(live_trades(settings, metrics, tuning)) as feed:
-            async for record in feed:
-                records.append(record)
-                if done(records):
-                    return
-
-    await asyncio.wait_for(consume(), limit)
-    return records
 
 
 def ids_by_symbol(records: list[Record]) -> dict[str, list[int]]:

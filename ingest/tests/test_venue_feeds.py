@@ -17,6 +17,7 @@ from argos_testkit.fake_bybit import FakeBybit
 from argos_testkit.fake_coinbase import FakeCoinbase
 from argos_testkit.fake_okx import FakeOkx
 from argos_testkit.fake_venue import FakeVenue, VenueFault
+from argos_testkit.feed_runs import drain as drain_feed
 
 FAST = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, silence_alarm_seconds=30,
                   silence_check_seconds=0.1, app_ping_seconds=0.3)
@@ -24,17 +25,7 @@ FAST = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, si
 
 async def drain(settings: IngestSettings, metrics: IngestMetrics, done: Callable[[list[Record]], bool],
                 limit: float = 40.0) -> list[Record]:
-    records: list[Record] = []
-
-    async def consume() -> None:
-        async with contextlib.aclosing(live_trades(settings, metrics, FAST)) as feed:
-            async for record in feed:
-                records.append(record)
-                if done(records):
-                    return
-
-    await asyncio.wait_for(consume(), limit)
-    return records
+    return await drain_feed(settings, metrics, FAST, done, limit)
 
 
 def covered_ids(records: list[Record]) -> dict[str, list[int]]:
