@@ -214,11 +214,11 @@ def status(
             raise
         report, source = _status_from_demo(url), f"{url} (the running demo owns {redact_url(settings.clickhouse_url)})"
     table = Table(title=f"Argos status — {source}")
-    for name in ("symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
+    for name in ("venue", "symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
         table.add_column(name)
     for row in report["symbols"]:
-        table.add_row(row["symbol"], f"{row['trades']:,}", f"{row['last_price']:,.8g}", str(row["whales"]),
-                      row["last_trade"], f"{row['lag_p50_ms']:,.0f}")
+        table.add_row(row.get("venue", ""), row["symbol"], f"{row['trades']:,}", f"{row['last_price']:,.8g}",
+                      str(row["whales"]), row["last_trade"], f"{row['lag_p50_ms']:,.0f}")
     Console().print(table)
     Console().print(summary_line(report))
 

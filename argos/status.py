@@ -7,17 +7,19 @@ from typing import Any
 
 RowsFn = Callable[[str], list[dict[str, Any]]]
 
+# One row per venue and symbol (Binance's and Bybit's BTCUSDT are different books).
 # Whales come from the whales table: since migration 0006 it also holds trades priced through a reference
 # pair (e.g. XRPETH via ETHUSDT), which trades.is_whale (the stablecoin-rate flag) does not mark.
 PER_SYMBOL_SQL = """
-SELECT t.symbol AS symbol, t.trades AS trades, t.last_price AS last_price, ifNull(w.whales, 0) AS whales,
-       t.last_trade AS last_trade, t.lag_p50_ms AS lag_p50_ms
-FROM (SELECT symbol, count() AS trades, toFloat64(argMax(price, trade_time)) AS last_price,
+SELECT t.venue AS venue, t.symbol AS symbol, t.trades AS trades, t.last_price AS last_price,
+       ifNull(w.whales, 0) AS whales, t.last_trade AS last_trade, t.lag_p50_ms AS lag_p50_ms
+FROM (SELECT venue, symbol, count() AS trades, toFloat64(argMax(price, trade_time)) AS last_price,
              toString(max(trade_time)) AS last_trade,
              quantile(0.5)(dateDiff('millisecond', trade_time, insert_time)) AS lag_p50_ms
-      FROM {db}.trades GROUP BY symbol) AS t
-LEFT JOIN (SELECT symbol, count() AS whales FROM {db}.whales GROUP BY symbol) AS w ON w.symbol = t.symbol
-ORDER BY symbol
+      FROM {db}.trades GROUP BY venue, symbol) AS t
+LEFT JOIN (SELECT venue, symbol, count() AS whales FROM {db}.whales GROUP BY venue, symbol) AS w
+       ON w.venue = t.venue AND w.symbol = t.symbol
+ORDER BY venue, symbol
 SETTINGS join_use_nulls = 1"""
 
 TOTALS_SQL = """
