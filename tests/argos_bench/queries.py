@@ -56,11 +56,13 @@ FROM numbers({lo}, {hi - lo})
         bench.progress("dashboard: load", 0.5 * hi / n)
     load_s = time.perf_counter() - t0
     selection = Selection(db, end - timedelta(hours=1), end + timedelta(minutes=1),
-                          {"market": ["spot"], "symbol": symbols})
+                          {"market": ["spot"], "venue": ["synthetic"], "symbol": symbols, "venues": ["synthetic"],
+                           "asset": ["BTC"]})
     queries = [(f"variable:{v.name}", v.sql.replace("{db}", db)) for v in VARIABLES]
     from argos_dashboards.macros import QueryWindow, render
 
-    queries = [(name, render(sql, QueryWindow(selection.start, selection.end, 1), {}, db)) for name, sql in queries]
+    window = QueryWindow(selection.start, selection.end, 1)
+    queries = [(name, render(sql, window, selection.variables, db)) for name, sql in queries]
     for panel in PANELS:
         sel = selection.only(symbol=[symbols[0]]) if panel.scope is Scope.SYMBOL else selection
         queries.append((panel.key, panel_sql(panel, sel)))
