@@ -74,9 +74,16 @@ class SparkSettings(_Section):
     master: str = Field("local[*]", description="Spark master; empty keeps what spark-submit set.")
     source: Literal["kafka", "spool"] = Field("spool", description="Where the ETL reads trades from.")
     checkpoint_dir: str = Field("", description="Streaming checkpoint dir (empty: <data_dir>/checkpoints).")
-    trigger_seconds: float = Field(1.0, gt=0, description="Micro-batch trigger interval.")
+    trigger_seconds: float = Field(
+        0.0, ge=0, description="Micro-batch trigger interval; 0 starts the next batch as soon as one ends "
+        "(lowest latency; an idle query polls its source every 10 ms)."
+    )
     max_records_per_batch: int = Field(200_000, ge=1, description="Cap per micro-batch (backlog drains).")
     shuffle_partitions: int = Field(2, ge=1, description="Executor-mode write partitions.")
+    read_tasks: int = Field(
+        0, ge=0, description="Spark tasks that read one micro-batch from Kafka (its partitions are coalesced onto "
+        "them); 0: one per core (spark.default.parallelism).",
+    )
     dedup: bool = Field(
         True, description="Drop trades whose (venue, market, symbol, trade_id) ClickHouse already holds, however "
         "old (no window, no clock); off only for benchmarks.",

@@ -40,14 +40,15 @@ class SyntheticMarket:
 
     def __init__(
         self, symbols: list[str], seed: int | None = None, whale_probability: float = 0.003,
-        whale_quote: float = 10_000, market: str = "spot",
+        whale_quote: float = 10_000, market: str = "spot", id_offset: int = 0,
     ) -> None:
+        """``id_offset`` moves every trade id, so several generators of one market never share an id."""
         self.rng = random.Random(seed)
         self.market = market
         self.whale_probability = whale_probability
         self.whale_quote = whale_quote
         self.states = [
-            _SymbolState(s, *_KNOWN.get(s, (1.0, 6)), next_id=1_000_000 + self.rng.randrange(1_000_000))
+            _SymbolState(s, *_KNOWN.get(s, (1.0, 6)), next_id=id_offset + 1_000_000 + self.rng.randrange(1_000_000))
             for s in symbols
         ]
         # Busier symbols first: arrival weights fall off like a Zipf law.

@@ -50,9 +50,6 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
-        # De-duplication state lives off-heap in RocksDB, not in the driver's JVM heap (same speed here).
-        "spark.sql.streaming.stateStore.providerClass":
-            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
         "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)}",
@@ -67,7 +64,7 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
 
 
 def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
-    """Raw payloads as ``raw`` (string) and ``source`` (where they came from)."""
+    """Raw payloads as ``raw`` (string), ``source`` (where they came from) and ``arrived`` (when they did)."""
     limit = settings.spark.max_records_per_batch
     if settings.spark.source == "kafka":
         kafka = settings.kafka
@@ -81,8 +78,12 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
             .option("failOnDataLoss", "true")
             .load()
         )
-        return stream.select(
-            F.col("value").cast("string").alias("raw"), F.concat(F.lit("kafka:"), F.col("topic")).alias("source")
+        # One Spark task per Kafka partition would make hundreds of tiny tasks per micro-batch for a topic
+        # keyed by hundreds of symbols; coalescing (no shuffle) gives each task several partitions to read.
+        tasks = settings.spark.read_tasks or spark.sparkContext.defaultParallelism
+        return stream.coalesce(tasks).select(
+            F.col("value").cast("string").alias("raw"), F.concat(F.lit("kafka:"), F.col("topic")).alias("source"),
+            F.col("timestamp").alias("arrived"),
         )
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     stream = (
@@ -91,7 +92,8 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
         .option("cleanSource", "delete")  # the spool is a buffer, not an archive
         .load(str(settings.spool_dir.resolve()))
     )
-    return stream.select(F.col("value").alias("raw"), F.lit("spool").alias("source"))
+    return stream.select(F.col("value").alias("raw"), F.lit("spool").alias("source"),
+                         F.col("_metadata.file_modification_time").alias("arrived"))
 
 
 class _ProgressLogger(StreamingQueryListener):
@@ -131,7 +133,7 @@ def start(spark: SparkSession, settings: Settings, writer: ClickHouseBatchWriter
         trades.writeStream.queryName("argos_trades")
         .foreachBatch(writer)
         .option("checkpointLocation", checkpoint)
-        .trigger(processingTime=f"{settings.spark.trigger_seconds} seconds")
+        .trigger(processingTime=f"{settings.spark.trigger_seconds} seconds")  # 0: back to back
         .start()
     )
 

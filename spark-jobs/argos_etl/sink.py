@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -35,11 +36,19 @@ if TYPE_CHECKING:
     from argos.settings import Settings
 
 log = logging.getLogger(__name__)
+PROCESS_TIME = pa.timestamp("us", tz="UTC")
 
 
-def split(batch: pa.Table | pa.RecordBatch, batch_id: int) -> tuple[pa.Table, pa.Table]:
-    """Rows of a processed batch -> (trades, dead letters), each with exactly its table's columns."""
+def split(batch: pa.Table | pa.RecordBatch, batch_id: int, process_time: datetime | None = None,
+          ) -> tuple[pa.Table, pa.Table]:
+    """Rows of a processed batch -> (trades, dead letters), each with exactly its table's columns.
+
+    Both are stamped with ``process_time`` (when the writer received the batch; default now) and dead letters
+    with ``batch_id``.
+    """
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    stamp = pa.scalar(process_time or datetime.now(UTC), PROCESS_TIME)
+    table = table.append_column("process_time", pa.array([stamp] * table.num_rows, PROCESS_TIME))
     failed = pc.is_valid(table["reason"])
     trades = table.filter(pc.invert(failed)).select(list(TRADE_COLUMNS))
     dead = table.filter(failed).select(list(DEAD_LETTER_COLUMNS))
@@ -93,17 +102,18 @@ class ClickHouseBatchWriter:
         return self._client
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        token = f"{self.query_id()}:{batch_id}"
+        token, received = f"{self.query_id()}:{batch_id}", datetime.now(UTC)
         if self.from_driver:
-            trades, dead = split(batch.toArrow(), batch_id)
+            trades, dead = split(batch.toArrow(), batch_id, received)
             written = write_tables(self.client, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
                                    self.settings.clickhouse.insert_retries, self.settings.spark.dedup)
         else:
-            written = _write_from_executors(batch, batch_id, token, self.settings)
+            written = _write_from_executors(batch, batch_id, token, self.settings, received)
         log.info("batch %d: %d trades, %d dead letters written", batch_id, *written)
 
 
-def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings) -> tuple[int, int]:
+def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings, received: datetime,
+                          ) -> tuple[int, int]:
     """Each executor inserts its own partition; only two counts per partition come back to the driver."""
     url, cfg, dedup = settings.clickhouse_url, settings.clickhouse, settings.spark.dedup
 
@@ -114,7 +124,7 @@ def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings:
         if not chunks:
             yield pa.RecordBatch.from_pydict({"trades": [0], "dead": [0]})
             return
-        trades, dead = split(pa.Table.from_batches(chunks), batch_id)
+        trades, dead = split(pa.Table.from_batches(chunks), batch_id, received)
         client = connect(url, cfg)
         try:
             partition = TaskContext.get().partitionId()

@@ -40,7 +40,8 @@ def headline(results: dict[str, Any]) -> dict[str, tuple[float, bool]]:
         out["ETL drain / count-only read"] = (etl["ratio"], True)
     for lat in results.get("latency", []):
         for q in ("p50", "p99"):
-            out[f"E2E {q} ms @ {lat['rate_target']:,}/s"] = (lat["end_to_end"][q], False)
+            via = " via spool" if lat.get("source") == "spool" else ""
+            out[f"E2E {q} ms{via} @ {lat['rate_target']:,}/s"] = (lat["end_to_end"][q], False)
     if dash := results.get("dashboard"):
         out["dashboard worst p50 ms"] = (dash["p50_max_ms"], False)
     for run in (results.get("scaling") or {}).get("runs", []):

@@ -176,10 +176,11 @@ class Bench:
             self.spark.stop()
         self._stack.close()
 
-    def settings(self, db: str, topic: str, **spark: Any) -> Settings:
+    def settings(self, db: str, topic: str, data_dir: Path | None = None, **spark: Any) -> Settings:
+        """One measurement's settings; every one shares this run's embedded database, whatever its data dir."""
         return load_settings(
-            data_dir=self.workdir,
-            clickhouse={"database": db, "url": ""},
+            data_dir=data_dir or self.workdir,
+            clickhouse={"database": db, "url": f"chdb://{(self.workdir / 'clickhouse').resolve()}"},
             kafka={"bootstrap": self.bootstrap, "topic": topic,
                    "partitions": spark.pop("partitions", self.partitions)},
             spark={"source": "kafka", "master": "local[2]", "conf": SPARK_CONF,

@@ -23,16 +23,19 @@ from argos_ingest.synthetic import SyntheticMarket
 
 
 def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partitions: int | None = None,
-            stage: str = "", rss_every: float = 1.0, keep_series: bool = False) -> dict[str, Any]:
-    """A steady offered rate (multi-process generator) through Kafka -> ETL; p50/p95/p99 per stage from the
-    stored row times, and peak RSS of the driver, the JVM and the Python workers meanwhile."""
-    from argos_ingest.sinks import KafkaSink
+            stage: str = "", rss_every: float = 1.0, keep_series: bool = False,
+            source: str = "kafka") -> dict[str, Any]:
+    """A steady offered rate (multi-process generator) through Kafka (or the embedded default's spool files)
+    -> ETL; p50/p95/p99 per stage from the stored row times, and peak RSS of the driver, the JVM and the
+    Python workers meanwhile."""
+    from argos_ingest.sinks import KafkaSink, Sink, SpoolSink
 
-    stage = stage or f"latency @ {rate:,}/s"
-    db = f"bench_lat_{rate}_{len(symbols)}_{uuid.uuid4().hex[:4]}"
-    settings = bench.settings(db, f"bench-{db}", partitions=partitions or bench.partitions)
+    stage = stage or f"latency @ {rate:,}/s" + (" (spool)" if source == "spool" else "")
+    db = f"bench_lat_{source}_{rate}_{len(symbols)}_{uuid.uuid4().hex[:4]}"
+    settings = bench.settings(db, f"bench-{db}", partitions=partitions or bench.partitions, source=source,
+                              data_dir=bench.workdir / db)
     bench.migrate(settings)
-    sink = KafkaSink(settings.kafka)
+    sink: Sink = SpoolSink(settings.spool_dir) if source == "spool" else KafkaSink(settings.kafka)
     market = SyntheticMarket(symbols, seed=rate)
     # warm up: the query is started and has written once before the clock starts
     for t in market.trades(100, now_us() - 1000, now_us()):
@@ -43,7 +46,8 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
 
     writer = CountingWriter(ClickHouseBatchWriter(settings, _QueryId(bench.spark), bench.client), bench.client, db)
     query = start(bench.spark, settings, writer)
-    load = Load(bench.bootstrap, settings.kafka.topic, rate, seconds, tuple(symbols), seed=rate)
+    load = Load(bench.bootstrap, settings.kafka.topic, rate, seconds, tuple(symbols), seed=rate,
+                spool_dir=str(settings.spool_dir) if source == "spool" else "")
     try:
         wait_until(lambda: writer.rows >= 100, 120, "latency warm-up", query)
         begin_us = now_us()
@@ -75,7 +79,7 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
     row = bench.client.query(
         f"SELECT count() AS n, {cols} FROM {db}.trades WHERE trade_time >= fromUnixTimestamp64Micro({begin_us})"
     ).result_rows[0]
-    out: dict[str, Any] = {"rate_target": rate, "rate_achieved": generated["rate_achieved"],
+    out: dict[str, Any] = {"source": source, "rate_target": rate, "rate_achieved": generated["rate_achieved"],
                            "generator_processes": generated["processes"], "seconds": seconds,
                            "memory": {**rss.summary(), **({"series": rss.series} if keep_series else {})},
                            "rows": int(row[0]), "symbols": len(symbols), "partitions": settings.kafka.partitions,
@@ -86,7 +90,10 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
 
 
 def latencies(bench: Bench) -> list[dict[str, Any]]:
-    out = [latency(bench, rate, bench.profile.latency_seconds, SYMBOLS[:4]) for rate in bench.profile.latency_rates]
+    """Through Kafka at each profile rate, then the embedded default (spool files) at the first one."""
+    seconds, rates = bench.profile.latency_seconds, bench.profile.latency_rates
+    out = [latency(bench, rate, seconds, SYMBOLS[:4]) for rate in rates]
+    out.append(latency(bench, rates[0], seconds, SYMBOLS[:4], source="spool"))
     bench.results["latency"] = out
     return out
 

@@ -18,6 +18,11 @@ def _f(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _via(lat: dict[str, Any]) -> str:
+    """How a latency run's trades travelled: Kafka (the default) or the embedded default's spool files."""
+    return " via spool files" if lat.get("source") == "spool" else ""
+
+
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(measurement, Argos, baseline, ratio) rows shared by the terminal table and the Markdown report."""
     out: list[tuple[str, str, str, str]] = []
@@ -41,13 +46,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{ref.get('argos_over_reference', float('nan')):,.0f}×"))
     for lat in results.get("latency", []):
         e = lat["end_to_end"]
-        out.append((f"E2E latency @ {lat['rate_target']:,}/s (achieved {lat['rate_achieved']:,.0f}/s), ms",
+        out.append((f"E2E latency{_via(lat)} @ {lat['rate_target']:,}/s (achieved {lat['rate_achieved']:,.0f}/s), ms",
                     f"p50 {_f(e['p50'])} · p95 {_f(e['p95'])} · p99 {_f(e['p99'])}",
                     f"ingest→spark p50 {_f(lat['ingest_to_spark']['p50'])}",
                     f"spark→insert p50 {_f(lat['spark_to_insert']['p50'])}"))
     for lat in results.get("latency", []):
         if mem := lat.get("memory"):
-            out.append((f"Peak RSS @ {lat['rate_target']:,}/s, MiB", f"driver {_f(mem['driver_peak_mib'])}",
+            out.append((f"Peak RSS{_via(lat)} @ {lat['rate_target']:,}/s, MiB", f"driver {_f(mem['driver_peak_mib'])}",
                         f"JVM {_f(mem['jvm_peak_mib'])}", f"workers {_f(mem['workers_peak_mib'])}"))
     if (kn := results.get("knee")) and "points" in kn:
         for p in kn["points"]:
@@ -109,7 +114,7 @@ def plots(results: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     if lat := results.get("latency"):
         fig, ax = plt.subplots(figsize=(7, 3.5))
         stages = ["exchange_to_event", "event_to_ingest", "ingest_to_spark", "spark_to_insert"]
-        labels = [f"{x['rate_target']:,}/s" for x in lat]
+        labels = [f"{x['rate_target']:,}/s{' spool' if x.get('source') == 'spool' else ''}" for x in lat]
         bottom = [0.0] * len(lat)
         for stage in stages:
             vals = [max(0.0, x[stage]["p50"]) for x in lat]
@@ -185,7 +190,7 @@ def markdown(results: dict[str, Any], images: list[Path], command: str) -> str:
         for x in lat:
             for stage in ("exchange_to_event", "event_to_ingest", "ingest_to_spark", "spark_to_insert", "end_to_end"):
                 q = x[stage]
-                lines.append(f"| {x['rate_achieved']:,.0f}/s | {stage} | {_f(q['p50'])} | {_f(q['p95'])} | "
+                lines.append(f"| {x['rate_achieved']:,.0f}/s{_via(x)} | {stage} | {_f(q['p50'])} | {_f(q['p95'])} | "
                              f"{_f(q['p99'])} |")
         lines.append("")
     if dash := results.get("dashboard"):
