@@ -9,10 +9,6 @@ from renders import CHART, helm, objects, render
 
 REFUSED = {
     "sasl": (["--set", "kafka.external.securityProtocol=SASL_SSL"], "only PLAINTEXT or SSL"),
-    "rwx-without-class": (
-        ["--set", "spark.checkpoint.accessModes={ReadWriteMany}"],
-        "needs spark.checkpoint.storageClass",
-    ),
     "shuffle-in-sparkconf": (
         ["--set-string", "spark.sparkConf.spark\\.sql\\.shuffle\\.partitions=8"],
         "use spark.shufflePartitions",
@@ -32,22 +28,14 @@ def test_refused(case: str) -> None:
     assert message in done.stderr, done.stderr
 
 
-def test_rwx_with_a_class_spreads_executors() -> None:
-    objs = objects(
-        render("dev", "argos", "--set", "spark.checkpoint.accessModes={ReadWriteMany}",
-               "--set", "spark.checkpoint.storageClass=nfs")
-    )  # fmt: skip
-    app = next(o for o in objs if o["kind"] == "SparkApplication")
-    assert "affinity" not in app["spec"]["executor"]["template"]["spec"]
-
-
-def test_rwo_keeps_executors_with_the_driver() -> None:
+def test_only_the_driver_mounts_the_checkpoint_and_executors_go_anywhere() -> None:
     app = next(o for o in objects(render("dev", "argos")) if o["kind"] == "SparkApplication")
-    term = app["spec"]["executor"]["template"]["spec"]["affinity"]["podAffinity"][
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ][0]
-    assert term["labelSelector"]["matchLabels"].items() <= app["spec"]["driver"]["labels"].items()
+    conf = app["spec"]["sparkConf"]
+    assert any(k.startswith("spark.kubernetes.driver.volumes.persistentVolumeClaim.checkpoints") for k in conf)
+    assert not any(k.startswith("spark.kubernetes.executor.volumes") for k in conf)
+    assert "affinity" not in app["spec"]["executor"]["template"]["spec"]
     assert app["spec"]["executor"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert not any("stateStore" in k for k in conf)
 
 
 def test_shuffle_partitions_reach_the_job_through_its_settings() -> None:

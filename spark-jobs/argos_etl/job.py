@@ -31,6 +31,7 @@ from argos_etl.transforms import transform
 log = logging.getLogger("argos.etl")
 LOG4J = "log4j2.properties"
 SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos_ingest.sinks.SpoolSink default)
+READ_SPLITS = 4  # offset ranges per read task, so that one skewed Kafka partition is shared out
 
 
 def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
@@ -68,6 +69,7 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
     limit = settings.spark.max_records_per_batch
     if settings.spark.source == "kafka":
         kafka = settings.kafka
+        tasks = settings.spark.read_tasks or spark.sparkContext.defaultParallelism
         stream = (
             spark.readStream.format("kafka")
             .option("kafka.bootstrap.servers", kafka.bootstrap)
@@ -76,11 +78,12 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
             .option("startingOffsets", "earliest")
             .option("maxOffsetsPerTrigger", limit)
             .option("failOnDataLoss", "true")
+            .option("minPartitions", READ_SPLITS * tasks)
             .load()
         )
-        # One Spark task per Kafka partition would make hundreds of tiny tasks per micro-batch for a topic
-        # keyed by hundreds of symbols; coalescing (no shuffle) gives each task several partitions to read.
-        tasks = settings.spark.read_tasks or spark.sparkContext.defaultParallelism
+        # Kafka partitions are not Spark tasks: a busy symbol's partition is split into offset ranges of
+        # similar size (minPartitions), and hundreds of quiet ones are not hundreds of tasks; coalescing (no
+        # shuffle) deals these pieces out to one task per core, each about as big as the others.
         return stream.coalesce(tasks).select(
             F.col("value").cast("string").alias("raw"), F.concat(F.lit("kafka:"), F.col("topic")).alias("source"),
             F.col("timestamp").alias("arrived"),

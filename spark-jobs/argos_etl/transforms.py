@@ -40,6 +40,7 @@ WIRE_SCHEMA = StructType(
         StructField("raw", StringType()),
     ]
 )
+_CORRUPT = "_corrupt"  # from_json's corrupt-record column
 REQUIRED = ("venue", "market", "symbol", "trade_id", "price", "qty", "is_buyer_maker", "trade_time", "event_time")
 # Every instrument Binance lists (qty up to ~1e12, price down to 1e-10) fits below 1e20 with 18 decimals.
 # Spark cannot multiply two of these exactly (38 digits at most), so ClickHouse computes the notional in
@@ -74,19 +75,23 @@ def parse(raw: DataFrame) -> DataFrame:
     """
     if "arrived" not in raw.columns:
         raw = raw.withColumn("arrived", F.current_timestamp())
-    parsed = raw.withColumn("w", F.from_json("raw", WIRE_SCHEMA, {"mode": "PERMISSIVE"}))
-    fields = [F.col(f"w.{f.name}").alias(f.name) for f in WIRE_SCHEMA.fields if f.name != "raw"]
+    # Parsed once: the corrupt-record column flags a payload Jackson could not read whole (bad JSON, or a
+    # field of the wrong type), so only those rows are parsed again to tell the two apart.
+    schema = StructType([*WIRE_SCHEMA.fields, StructField(_CORRUPT, StringType())])
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowSingleQuotes": "false"}
+    parsed = raw.withColumn("w", F.from_json("raw", schema, options))
+    fields = [F.col(f"w.{f.name}").alias(f.name) for f in schema.fields if f.name != "raw"]
     out = parsed.select("raw", "source", "arrived", *fields, F.col("w.raw").alias("rejected_raw"))
     out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {PRICE})"))
     out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {QTY})"))
     out = out.withColumn("size_dec", F.expr(f"try_cast(contract_size AS {DECIMAL})"))
     out = _instrument_defaults(out)
-    out = out.withColumn("reason", _reason(out))
+    out = out.withColumn("reason", _reason())
     # A reject from the ingest carries the venue's original payload: keep that one, not our envelope.
     return out.withColumn(
         "raw", F.when(F.col("reject").isNotNull() & F.col("rejected_raw").isNotNull(), F.col("rejected_raw"))
         .otherwise(F.col("raw"))
-    ).drop("rejected_raw")
+    ).drop("rejected_raw", _CORRUPT)
 
 
 def _instrument_defaults(df: DataFrame) -> DataFrame:
@@ -108,8 +113,18 @@ def _notional_estimate() -> Column:
     return F.when(F.col("inverse"), qty * size).otherwise(F.col("price_dec").cast("double") * qty * size)
 
 
-def _reason(df: DataFrame) -> Column:
+def _reason() -> Column:
     """The first reason a row is not a valid trade, or null."""
+    first: Column | None = None  # one flat CASE WHEN: the first failed check wins, none is null
+    for failed, reason in _checks():
+        value = reason if isinstance(reason, Column) else F.lit(reason)
+        first = F.when(failed, value) if first is None else first.when(failed, value)
+    assert first is not None
+    return first
+
+
+def _checks() -> list[tuple[Column, Column | str]]:
+    """(failed, reason) pairs, in the order they are reported."""
     # "Ahead" is measured from the row's arrival, not the batch's clock: the same row gets the same verdict
     # when a batch is replayed, and the batch timestamp (a new literal pasted into the generated Java code
     # each micro-batch) no longer recompiles the whole projection every batch (~300 ms).
@@ -121,10 +136,12 @@ def _reason(df: DataFrame) -> Column:
     missing = F.concat_ws(", ", *[F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED])
     checks: list[tuple[Column, Column | str]] = [
         (F.col("raw").isNull() | (F.trim("raw") == ""), "empty payload"),
-        (F.expr("try_parse_json(raw)").isNull() | ~F.trim("raw").startswith("{"), "not a JSON object"),
+        (~F.trim("raw").startswith("{") | ~F.rtrim("raw").endswith("}")
+         | (F.col(_CORRUPT).isNotNull() & F.expr("try_parse_json(raw)").isNull()), "not a JSON object"),
         (F.col("reject").isNotNull(), F.concat(F.lit("ingest: "), F.col("reject"))),
         (F.col("v").isNull() | ~F.col("v").isin(*WIRE_VERSIONS), "unsupported wire version (expected v=1 or 2)"),
         (F.length(missing) > 0, F.concat(F.lit("missing or mistyped field(s): "), missing)),
+        (F.col(_CORRUPT).isNotNull(), "mistyped optional field (a value of the wrong JSON type)"),
         (~F.col("market").isin(*MARKETS), F.concat(F.lit("unknown market: "), F.col("market"))),
         (~F.col("symbol").rlike(SYMBOL_PATTERN), F.concat(F.lit("bad symbol format: "), F.col("symbol"))),
         (F.col("base").isNull() | F.col("quote_asset").isNull(),
@@ -157,19 +174,7 @@ def _reason(df: DataFrame) -> Column:
         (implausible("event_time"), "event_time out of range (expect epoch microseconds)"),
         (F.col("ingest_time").isNotNull() & implausible("ingest_time"), "ingest_time out of range"),
     ]
-    first: Column | None = None  # one flat CASE WHEN: the first failed check wins, none is null
-    for failed, reason in checks:
-        value = reason if isinstance(reason, Column) else F.lit(reason)
-        first = F.when(failed, value) if first is None else first.when(failed, value)
-    assert first is not None
-    return first
-
-
-def trade_key() -> Column:
-    """A trade's identity, (venue, market, symbol, trade_id); null for a dead letter."""
-    return F.when(
-        F.col("reason").isNull(), F.concat_ws("|", "venue", "market", "symbol", F.col("trade_id").cast("string"))
-    )
+    return checks
 
 
 def _threshold_rank(key: str) -> int:

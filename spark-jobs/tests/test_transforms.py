@@ -35,6 +35,9 @@ BAD = {
     "not json": "not a JSON object",
     "": "empty payload",
     "[1, 2]": "not a JSON object",
+    trade() + " and more": "not a JSON object",  # one object, then garbage
+    trade().replace('"', "'"): "not a JSON object",  # single quotes are not JSON
+    edited(inverse="yes"): "mistyped optional field",  # not silently read as false
     '{"v": 1}': "missing or mistyped field(s): venue, market, symbol, trade_id, price, qty",
     trade().replace('"v":2', '"v":9'): "unsupported wire version",
     trade(price="-3"): "price not positive: -3",
@@ -115,3 +118,19 @@ def test_per_symbol_whale_threshold_in_usd(spark):
     assert capped[0]["whale_threshold_usd"] == Decimal("1e20")  # "never", without an overflowing cast
 
 # deduplicate() is stateful and streaming-only: tests/integration covers it with re-sent trades.
+
+
+def test_ahead_is_measured_from_arrival_so_a_replay_gets_the_same_verdict(spark):
+    """A trade stamped two days after it reached Kafka is refused, even when both times are long past."""
+    from datetime import UTC, datetime
+
+    arrived = datetime(2025, 1, 1, tzinfo=UTC)
+    at = int(arrived.timestamp() * 1_000_000)
+    day = 86_400_000_000
+    ok = trade(trade_id=1, trade_time=at + day // 2, event_time=at + day // 2, ingest_time=at)
+    ahead = trade(trade_id=2, trade_time=at + 2 * day, event_time=at + 2 * day, ingest_time=at)
+    df = spark.createDataFrame([(ok, "t", arrived), (ahead, "t", arrived)],
+                               "raw string, source string, arrived timestamp")
+    trades, dead = split(enrich(parse(df), 10_000.0, {}).toArrow(), batch_id=1)
+    assert trades["trade_id"].to_pylist() == [1]
+    assert dead["reason"].to_pylist() == ["trade_time out of range (expect epoch microseconds)"]

@@ -100,20 +100,24 @@ def latencies(bench: Bench) -> list[dict[str, Any]]:
 
 def scaling(bench: Bench) -> dict[str, Any]:
     if not bench.profile.scaling:
-        out = {"skipped": "quick profile: scaling (1/4/16/64 symbols and partitions) runs only in the full "
-                          "profile (`argos bench`)"}
+        out = {"skipped": "quick profile: scaling (1 to 256 symbols, as keys and as partitions) runs only in "
+                          "the full profile (`argos bench`)"}
         bench.results["scaling"] = out
         return out
     rows = []
-    for k in bench.profile.scaling:
-        settings = bench.settings(f"bench_scale_{k}", f"bench-scale-{k}-{uuid.uuid4().hex[:4]}", partitions=k)
+    # Symbols as keys of the run's topic layout (a symbol stays in one partition), then as many partitions as
+    # symbols (coalesced onto one read task per core).
+    runs = [(k, bench.partitions) for k in bench.profile.scaling] + [(k, k) for k in bench.profile.scaling if k >= 64]
+    for k, partitions in runs:
+        settings = bench.settings(f"bench_scale_{k}_{partitions}", f"bench-scale-{k}-{uuid.uuid4().hex[:4]}",
+                                  partitions=partitions)
         bench.migrate(settings)
         n = bench.profile.scaling_trades
         bench.produce(settings, SyntheticMarket(symbols_for(k), seed=k).backlog(n, 1800), n, f"scaling {k}: produce")
         drain = bench.run_etl(settings, n, 120 + n / 2_000, f"scaling {k}: drain")
-        lat = latency(bench, bench.profile.scaling_rate, 15, symbols_for(k), partitions=k,
-                           stage=f"scaling {k}: latency")
-        rows.append({"symbols": k, "partitions": k, "drain_trades_per_s": drain["trades_per_s"],
+        lat = latency(bench, bench.profile.scaling_rate, 15, symbols_for(k), partitions=partitions,
+                      stage=f"scaling {k}/{partitions}: latency")
+        rows.append({"symbols": k, "partitions": partitions, "drain_trades_per_s": drain["trades_per_s"],
                      "latency_p50_ms": lat["end_to_end"]["p50"], "latency_p99_ms": lat["end_to_end"]["p99"],
                      "latency_rate": lat["rate_achieved"]})
     base = rows[0]["drain_trades_per_s"]

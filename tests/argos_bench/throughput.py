@@ -90,7 +90,7 @@ def etl(bench: Bench) -> dict[str, Any]:
     etl = bench.run_etl(settings, n, timeout, "etl: drain into ClickHouse")
     stored = bench.client.query(
         f"SELECT count(), uniqExact(symbol, trade_id) FROM {settings.clickhouse.database}.trades").result_rows[0]
-    # The same drain with the stateful de-duplication off: what the exactly-once-on-resend guarantee costs.
+    # The same drain with the stored-key de-duplication off: what the exactly-once-on-resend guarantee costs.
     no_dedup = bench.settings("bench_etl_nodedup", settings.kafka.topic, dedup=False)
     bench.migrate(no_dedup)
     etl_no_dedup = bench.run_etl(no_dedup, n, timeout, "etl: drain, de-duplication off")
@@ -110,8 +110,9 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from argos.clickhouse import insert_arrow
+    from argos_etl.dedup import drop_stored
     from argos_etl.sink import split
-    from argos_etl.transforms import enrich, parse, trade_key
+    from argos_etl.transforms import enrich, parse
 
     settings = bench.settings("bench_breakdown", f"bench-breakdown-{uuid.uuid4().hex[:6]}")
     bench.migrate(settings)
@@ -126,7 +127,7 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
         t0 = time.perf_counter()
         value = fn()
         steps[name] = time.perf_counter() - t0
-        bench.progress("breakdown: stages", len(steps) / 6)
+        bench.progress("breakdown: stages", len(steps) / 7)
         return value
 
     def noop(df: Any) -> None:
@@ -136,17 +137,14 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
     timed("parse (from_json, try_parse_json, decimals, checks)", lambda: noop(parse(raw)))
     timed("parse + enrich", lambda: noop(enrich(parse(raw), settings.whale_threshold_usd,
                                                  settings.whale_thresholds)))
-    def deduplicated() -> Any:  # the streaming dedup is stateful; in batch the same key with dropDuplicates
-        parsed = parse(raw)
-        return enrich(parsed.withColumn("dedup_key", trade_key()).dropDuplicates(["dedup_key"]).drop("dedup_key"),
-                      settings.whale_threshold_usd, settings.whale_thresholds)
-
-    timed("parse + dedup (shuffle) + enrich", lambda: noop(deduplicated()))
     arrow = timed("parse + enrich -> toArrow (to the driver)", lambda: enrich(
         parse(raw), settings.whale_threshold_usd, settings.whale_thresholds).toArrow())
     trades, _dead = split(arrow, 0)
+    db = settings.clickhouse.database
+    timed("de-duplication lookup, none stored yet", lambda: drop_stored(bench.client, db, trades))
     timed("insert_arrow into ClickHouse (with MVs)", lambda: insert_arrow(
-        bench.client, f"{settings.clickhouse.database}.trades", trades, f"bench-{uuid.uuid4().hex}"))
+        bench.client, f"{db}.trades", trades, f"bench-{uuid.uuid4().hex}"))
+    timed("de-duplication lookup, all stored (a replay)", lambda: drop_stored(bench.client, db, trades))
     raw.unpersist()
     out = {"trades": n, "seconds": steps, "rows_per_s": {k: n / v for k, v in steps.items()}}
     bench.results["etl_breakdown"] = out
