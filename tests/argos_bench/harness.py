@@ -53,7 +53,8 @@ class Profile:
     @classmethod
     def full(cls) -> Profile:
         return cls("full", 300_000, 2_000_000, (1_000, 10_000), 30, 20, 10_000_000, 20,
-                   (1, 4, 16, 64, 256), 300_000, 5_000, 30, knee_rates=(5_000, 10_000, 20_000, 30_000, 40_000),
+                   (1, 4, 16, 64, 256), 300_000, 5_000, 30,
+                   knee_rates=(2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 40_000),
                    soak_seconds=600)
 
 
@@ -151,6 +152,7 @@ class Bench:
         self.bootstrap = ""
         self.spark: Any = None
         self.client: Any = None
+        self.warm = False  # a latency run has warmed the JVM up
 
     # lifecycle ----------------------------------------------------------------------------------------
     def __enter__(self) -> Bench:

@@ -27,6 +27,7 @@ class Load:
     symbols: tuple[str, ...]
     seed: int = 0
     spool_dir: str = ""  # set: write the embedded default's spool files instead of the Kafka topic
+    id_base: int = 0  # moves every trade id: loads sent to one topic must not share ids
 
 
 def processes_for(rate: float) -> int:
@@ -42,7 +43,7 @@ def _produce(load: Load, share: float, index: int, start_at: float, out: Any) ->
     sink: Sink = (SpoolSink(Path(load.spool_dir)) if load.spool_dir
                   else KafkaSink(KafkaSettings(bootstrap=load.bootstrap, topic=load.topic), create_topic=False))
     # Its own seed and id range: the ETL would rightly drop another process's trade with the same id.
-    market = SyntheticMarket(list(load.symbols), seed=load.seed + index, id_offset=index * 1_000_000_000)
+    market = SyntheticMarket(list(load.symbols), seed=load.seed + index, id_offset=load.id_base + index * 1_000_000_000)
     while time.time() < start_at:
         time.sleep(0.001)
     t0, sent, last_us = time.monotonic(), 0, now_us()
