@@ -112,10 +112,11 @@ class ClickHouseBatchWriter:
         log.info("batch %d: %d trades, %d dead letters written", batch_id, *written)
 
 
-def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings, received: datetime,
-                          ) -> tuple[int, int]:
+def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings,
+                          received: datetime | None = None) -> tuple[int, int]:
     """Each executor inserts its own partition; only two counts per partition come back to the driver."""
     url, cfg, dedup = settings.clickhouse_url, settings.clickhouse, settings.spark.dedup
+    received = received or datetime.now(UTC)  # one process_time for every partition of the batch
 
     def insert_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext

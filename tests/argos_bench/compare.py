@@ -45,7 +45,8 @@ def headline(results: dict[str, Any]) -> dict[str, tuple[float, bool]]:
     if dash := results.get("dashboard"):
         out["dashboard worst p50 ms"] = (dash["p50_max_ms"], False)
     for run in (results.get("scaling") or {}).get("runs", []):
-        out[f"scaling {run['symbols']} symbols / {run['partitions']} partitions vs 1"] = (run["throughput_vs_1"], True)
+        partitions = run.get("partitions", run["symbols"])  # reports before 2026-11-26: one per symbol
+        out[f"scaling {run['symbols']} symbols / {partitions} partitions vs 1"] = (run["throughput_vs_1"], True)
     for point in (results.get("knee") or {}).get("points", []):
         out[f"knee p99 ms @ {point['rate_target']:,}/s"] = (point["end_to_end"]["p99"], False)
     return out
