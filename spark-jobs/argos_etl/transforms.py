@@ -65,6 +65,9 @@ TRADE_COLUMNS = (
     "is_buyer_maker", "side", "trade_time", "event_time", "ingest_time", "process_time",
 )
 DEAD_LETTER_COLUMNS = ("process_time", "source", "reason", "raw")
+# What ``transform`` hands the writer (it stamps process_time): a trade's payload stays behind in Spark,
+# only a dead letter carries it to the writer.
+OUTPUT_COLUMNS = (*(c for c in TRADE_COLUMNS if c != "process_time"), "source", "reason", "raw")
 
 
 def parse(raw: DataFrame) -> DataFrame:
@@ -107,10 +110,20 @@ def _instrument_defaults(df: DataFrame) -> DataFrame:
     )
 
 
+def _estimate(text: str, exact: str) -> Column:
+    """A float estimate of a valid decimal, read from its text (scale-18 decimals convert slowly)."""
+    return F.coalesce(F.expr(f"try_cast({text} AS double)"), F.col(exact).cast("double"))
+
+
 def _notional_estimate() -> Column:
-    size = F.coalesce(F.col("size_dec").cast("double"), F.lit(1.0))
-    qty = F.col("qty_dec").cast("double")
-    return F.when(F.col("inverse"), qty * size).otherwise(F.col("price_dec").cast("double") * qty * size)
+    size = F.coalesce(_estimate("contract_size", "size_dec"), F.lit(1.0))
+    qty = _estimate("qty", "qty_dec")
+    return F.when(F.col("inverse"), qty * size).otherwise(_estimate("price", "price_dec") * qty * size)
+
+
+def _too_many_decimals(column: str) -> Column:
+    # A dot and 19 digits need 20 characters: the length test spares the regex for every real price.
+    return (F.length(column) >= 20) & F.col(column).rlike(_MORE_THAN_18_DECIMALS)
 
 
 def _reason() -> Column:
@@ -133,14 +146,17 @@ def _checks() -> list[tuple[Column, Column | str]]:
     def implausible(column: str) -> Column:
         return (F.col(column) < _MIN_TIME_US) | (F.col(column) > arrived_us + _MAX_AHEAD_US)
 
-    missing = F.concat_ws(", ", *[F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED])
+    missing = F.concat_ws(", ", *[F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED])  # built on failure only
+    any_missing = F.col(REQUIRED[0]).isNull()
+    for c in REQUIRED[1:]:
+        any_missing = any_missing | F.col(c).isNull()
     checks: list[tuple[Column, Column | str]] = [
         (F.col("raw").isNull() | (F.trim("raw") == ""), "empty payload"),
         (~F.trim("raw").startswith("{") | ~F.rtrim("raw").endswith("}")
          | (F.col(_CORRUPT).isNotNull() & F.expr("try_parse_json(raw)").isNull()), "not a JSON object"),
         (F.col("reject").isNotNull(), F.concat(F.lit("ingest: "), F.col("reject"))),
         (F.col("v").isNull() | ~F.col("v").isin(*WIRE_VERSIONS), "unsupported wire version (expected v=1 or 2)"),
-        (F.length(missing) > 0, F.concat(F.lit("missing or mistyped field(s): "), missing)),
+        (any_missing, F.concat(F.lit("missing or mistyped field(s): "), missing)),
         (F.col(_CORRUPT).isNotNull(), "mistyped optional field (a value of the wrong JSON type)"),
         (~F.col("market").isin(*MARKETS), F.concat(F.lit("unknown market: "), F.col("market"))),
         (~F.col("symbol").rlike(SYMBOL_PATTERN), F.concat(F.lit("bad symbol format: "), F.col("symbol"))),
@@ -150,14 +166,14 @@ def _checks() -> list[tuple[Column, Column | str]]:
          F.concat(F.lit("bad asset: "), F.col("base"), F.lit("/"), F.col("quote_asset"))),
         (~F.col("kind").isin(*KINDS), F.concat(F.lit("unknown kind: "), F.col("kind"))),
         (F.col("trade_id") < 0, "negative trade_id"),
-        (F.col("price").rlike(_MORE_THAN_18_DECIMALS), F.concat(F.lit("price has more than 18 decimals: "), "price")),
+        (_too_many_decimals("price"), F.concat(F.lit("price has more than 18 decimals: "), "price")),
         (F.col("price_dec").isNull(), F.concat(F.lit("price not a decimal below 1e20: "), "price")),
         (F.col("price_dec") <= 0, F.concat(F.lit("price not positive: "), "price")),
-        (F.col("qty").rlike(_MORE_THAN_18_DECIMALS), F.concat(F.lit("qty has more than 18 decimals: "), "qty")),
+        (_too_many_decimals("qty"), F.concat(F.lit("qty has more than 18 decimals: "), "qty")),
         (F.col("qty_dec").isNull(), F.concat(F.lit("qty not a decimal below 1e20: "), "qty")),
         (F.col("qty_dec") <= 0, F.concat(F.lit("qty not positive: "), "qty")),
         (F.col("contract_size").isNotNull() & (F.col("size_dec").isNull() | (F.col("size_dec") <= 0)
-                                               | F.col("contract_size").rlike(_MORE_THAN_18_DECIMALS)),
+                                               | _too_many_decimals("contract_size")),
          F.concat(F.lit("contract_size not a positive decimal below 1e20: "), "contract_size")),
         (F.col("inverse") & F.col("contract_size").isNull(), "inverse contract without contract_size"),
         (_notional_estimate() >= MAX_NOTIONAL, "notional out of range (>= 1e30)"),
@@ -227,6 +243,8 @@ def transform(raw: DataFrame, settings: Settings) -> DataFrame:
     """The whole pipeline after the source: parse -> validate -> enrich.
 
     Stateless: re-sent trades are dropped at the write against what ClickHouse holds (``argos_etl.dedup``),
-    so no watermark or clock decides what is a duplicate.
+    so no watermark or clock decides what is a duplicate. Only the writer's columns leave (``OUTPUT_COLUMNS``).
     """
-    return enrich(parse(raw), settings.whale_threshold_usd, settings.whale_thresholds)
+    out = enrich(parse(raw), settings.whale_threshold_usd, settings.whale_thresholds)
+    out = out.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw")))
+    return out.select(*OUTPUT_COLUMNS)
