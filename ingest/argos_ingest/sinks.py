@@ -151,7 +151,7 @@ class KafkaSink:
         self.in_flight = 0
         self.failed = 0
         self.first_error: BaseException | None = None
-        self._room = threading.Condition()
+        self._lock = threading.Lock()  # the counters change on this thread and on the producer's I/O thread
 
     def send(self, record: Record) -> None:
         self._send(encode(record), record.key)
@@ -162,28 +162,29 @@ class KafkaSink:
 
     def _send(self, value: bytes, key: bytes | None) -> None:
         self.check()
-        with self._room:
+        with self._lock:
             if self.in_flight >= self.max_in_flight:
                 raise SinkFull(f"{self.in_flight} records await Kafka's acknowledgement")
             self.in_flight += 1
         try:
             future = self._producer.send(self.topic, value=value, key=key)
         except Exception as exc:
-            self._done(exc)
+            self._failed(exc)
             self.check()
             raise
-        future.add_callback(lambda _: self._done(None)).add_errback(self._done)
+        future.add_callback(self._delivered).add_errback(self._failed)  # bound methods: no closure per record
 
-    def _done(self, error: BaseException | None) -> None:
-        with self._room:
+    def _delivered(self, _metadata: object) -> None:
+        with self._lock:
             self.in_flight -= 1
-            if error is not None:
-                self.failed += 1
-                self.first_error = self.first_error or error
-            self._room.notify_all()
-        if error is not None:
-            log.error("Kafka did not take a record: %s", error)
-            self.on_failure(1)
+
+    def _failed(self, error: BaseException) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.failed += 1
+            self.first_error = self.first_error or error
+        log.error("Kafka did not take a record: %s", error)
+        self.on_failure(1)
 
     def check(self) -> None:
         """Raise :class:`DeliveryError` once any record was not delivered."""
@@ -196,8 +197,9 @@ class KafkaSink:
 
     def wait_for_room(self, timeout: float = 1.0) -> None:
         """Block (in a worker thread, not the event loop) until a send can go, or ``timeout`` passes."""
-        with self._room:
-            self._room.wait_for(lambda: self.in_flight < self.max_in_flight or self.failed > 0, timeout)
+        deadline = time.monotonic() + timeout
+        while self.in_flight >= self.max_in_flight and not self.failed and time.monotonic() < deadline:
+            time.sleep(0.005)  # polled: a wake-up per acknowledged record cost more than the whole send
         self.check()
 
     def flush(self, timeout: float | None = None) -> None:
@@ -207,7 +209,7 @@ class KafkaSink:
         try:
             self._producer.flush(timeout if timeout is not None else self.delivery_timeout + 2)
         except KafkaTimeoutError:
-            with self._room:
+            with self._lock:
                 self.failed += self.in_flight  # unacknowledged past the delivery timeout: count them as lost
                 self.first_error = self.first_error or TimeoutError(f"{self.in_flight} records unacknowledged")
             self.on_failure(self.in_flight)
