@@ -6,8 +6,9 @@ import orjson
 import pytest
 
 from argos.contract import Reject, Trade, encode, now_us
+from argos.settings import Settings
 from argos_etl.sink import split
-from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS, enrich, parse
+from argos_etl.transforms import DEAD_LETTER_COLUMNS, OUTPUT_COLUMNS, TRADE_COLUMNS, enrich, parse, transform
 
 pytestmark = pytest.mark.spark
 NOW = now_us()
@@ -48,6 +49,8 @@ BAD = {
     trade(event_time=2**62): "event_time out of range",
     trade(ingest_time=-5): "ingest_time out of range",
     trade(price="99999999999999999999", qty="99999999999"): "notional out of range",
+    edited(price="9e19", qty="9e19"): "notional out of range",  # short texts, huge values: estimated all the same
+    edited(qty="0.0000000000000000001"): "qty has more than 18 decimals",
     edited(symbol="ZZZZ", base=None, quote_asset=None): "cannot tell base and quote asset of symbol: ZZZZ",
     edited(kind="option"): "unknown kind: option",
     trade(inverse=True, contract_size="0").replace('"contract_size":"0"', '"contract_size":"-1"'):
@@ -134,3 +137,14 @@ def test_ahead_is_measured_from_arrival_so_a_replay_gets_the_same_verdict(spark)
     trades, dead = split(enrich(parse(df), 10_000.0, {}).toArrow(), batch_id=1)
     assert trades["trade_id"].to_pylist() == [1]
     assert dead["reason"].to_pylist() == ["trade_time out of range (expect epoch microseconds)"]
+
+
+def test_transform_hands_the_writer_its_columns_and_only_dead_letters_keep_their_payload(spark):
+    df = spark.createDataFrame([(trade(), "t"), ("not json", "t")], "raw string, source string")
+    out = transform(df, Settings()).toArrow()
+    assert tuple(out.column_names) == OUTPUT_COLUMNS
+    by_reason = {row["reason"]: row for row in out.to_pylist()}
+    assert by_reason[None]["raw"] is None and by_reason[None]["price"] == Decimal("97000.5")
+    assert by_reason["not a JSON object"]["raw"] == "not json"
+    trades, dead = split(out, batch_id=3)
+    assert trades.num_rows == 1 and dead.to_pylist()[0]["raw"] == "not json"
