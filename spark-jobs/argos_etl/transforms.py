@@ -6,6 +6,9 @@ Every input row comes out exactly once: either as a trade (``reason`` is null) o
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
@@ -147,9 +150,7 @@ def _checks() -> list[tuple[Column, Column | str]]:
         return (F.col(column) < _MIN_TIME_US) | (F.col(column) > arrived_us + _MAX_AHEAD_US)
 
     missing = F.concat_ws(", ", *[F.when(F.col(c).isNull(), F.lit(c)) for c in REQUIRED])  # built on failure only
-    any_missing = F.col(REQUIRED[0]).isNull()
-    for c in REQUIRED[1:]:
-        any_missing = any_missing | F.col(c).isNull()
+    any_missing = reduce(operator.or_, [F.col(c).isNull() for c in REQUIRED])
     checks: list[tuple[Column, Column | str]] = [
         (F.col("raw").isNull() | (F.trim("raw") == ""), "empty payload"),
         (~F.trim("raw").startswith("{") | ~F.rtrim("raw").endswith("}")
