@@ -50,6 +50,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"p50 {_f(e['p50'])} · p95 {_f(e['p95'])} · p99 {_f(e['p99'])}",
                     f"ingest→spark p50 {_f(lat['ingest_to_spark']['p50'])}",
                     f"spark→insert p50 {_f(lat['spark_to_insert']['p50'])}"))
+        if w := lat.get("with_startup"):
+            e = w["end_to_end"]
+            out.append((f"E2E latency{_via(lat)} @ {lat['rate_target']:,}/s with the query's first "
+                        f"{lat['settle_seconds']:.0f} s, ms", f"p50 {_f(e['p50'])} · p95 {_f(e['p95'])} · p99 "
+                        f"{_f(e['p99'])}", f"{lat['rows']:,} trades", ""))
     for lat in results.get("latency", []):
         if mem := lat.get("memory"):
             out.append((f"Peak RSS{_via(lat)} @ {lat['rate_target']:,}/s, MiB", f"driver {_f(mem['driver_peak_mib'])}",
