@@ -113,10 +113,12 @@ class ClickHouseBatchWriter:
 
 
 def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings,
-                          received: datetime | None = None) -> tuple[int, int]:
-    """Each executor inserts its own partition; only two counts per partition come back to the driver."""
+                          received: datetime) -> tuple[int, int]:
+    """Each executor inserts its own partition; only two counts per partition come back to the driver.
+
+    ``received`` (when the driver got the batch) is every partition's ``process_time``.
+    """
     url, cfg, dedup = settings.clickhouse_url, settings.clickhouse, settings.spark.dedup
-    received = received or datetime.now(UTC)  # one process_time for every partition of the batch
 
     def insert_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext

@@ -49,7 +49,7 @@ def bench(
         results = run_suite(run, update)
         for task in tasks.values():
             progress.update(task, completed=100)
-    command = "argos bench" + (" --quick" if quick else "") + f" --out {out}"
+    command = "argos bench" + (" --quick" if quick else "") + (f" --only {only}" if only else "") + f" --out {out}"
     previous = orjson.loads(out.read_bytes()) if out.exists() else None
     changes, compared = compare(previous, results)
     results["previous"] = {"compared": compared, "regressions": [c.name for c in changes if c.regressed()],

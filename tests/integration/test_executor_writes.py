@@ -17,6 +17,7 @@ from argos_ingest.synthetic import SyntheticMarket
 
 SCRIPT = r"""
 import sys
+from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 from argos.contract import encode
 from argos.settings import load_settings
@@ -31,8 +32,9 @@ spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "fal
 rows = [(encode(t).decode(), "test") for t in SyntheticMarket(["BTCUSDT", "ETHUSDT"], seed=9).backlog(n, 300)]
 rows += [("not json", "test")]
 batch = enrich(parse(spark.createDataFrame(rows, "raw string, source string").repartition(4)), 10_000, {})
+received = datetime.now(UTC)
 for attempt in range(2):  # a retried batch: same tokens, written once
-    print(_write_from_executors(batch, 7, "query-1:7", settings))
+    print(_write_from_executors(batch, 7, "query-1:7", settings, received))
 """
 
 READ = r"""
@@ -67,6 +69,7 @@ def test_executors_insert_partitions_idempotently(tmp_path):
 
 CRASH_SCRIPT = r"""
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from pyspark.sql import SparkSession
 from argos.settings import load_settings
@@ -83,7 +86,7 @@ spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "fal
 
 def write(batch, batch_id):  # the job's foreachBatch in executor mode, token scoped by the query id
     query_id = next(q.id for q in spark.streams.active)
-    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings))
+    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings, datetime.now(UTC)))
 
 
 query = (transform(read_source(spark, settings), settings).writeStream.foreachBatch(write)
@@ -126,7 +129,7 @@ def test_executor_crash_mid_batch_writes_dead_letters_exactly_once(tmp_path):
            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     run = [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)]
     crashed = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
-    assert crashed.returncode != 0 and "crash" in crashed.stderr, crashed.stderr[-3000:]
+    assert crashed.returncode != 0 and "Exception: crash" in crashed.stderr, crashed.stderr[-3000:]  # the view threw
     first = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, "
                       "(SELECT count() FROM argos.dead_letters) AS dead")[0]
     assert first["dead"] > 0, "the crash should come after some partitions were written"
