@@ -31,7 +31,7 @@ from argos_etl.transforms import transform
 log = logging.getLogger("argos.etl")
 LOG4J = "log4j2.properties"
 SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos_ingest.sinks.SpoolSink default)
-READ_SPLITS = 4  # offset ranges per read task, so that one skewed Kafka partition is shared out
+READ_SPLITS = 4  # offset ranges per read task in a full batch, so that one skewed Kafka partition is shared out
 FS_CHECKPOINTS = "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
 
 
@@ -102,12 +102,13 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
             .option("startingOffsets", "earliest")
             .option("maxOffsetsPerTrigger", limit)
             .option("failOnDataLoss", "true")
-            .option("minPartitions", READ_SPLITS * tasks)
+            .option("maxRecordsPerPartition", max(1, limit // (READ_SPLITS * tasks)))
             .load()
         )
-        # Kafka partitions are not Spark tasks: a busy symbol's partition is split into offset ranges of
-        # similar size (minPartitions), and hundreds of quiet ones are not hundreds of tasks; coalescing (no
-        # shuffle) deals these pieces out to one task per core, each about as big as the others.
+        # Kafka partitions are not Spark tasks: in a big batch a busy symbol's partition is split into offset
+        # ranges of similar size (maxRecordsPerPartition), and hundreds of quiet ones are not hundreds of tasks;
+        # coalescing (no shuffle) deals these pieces out to one task per core. A small batch is not split: every
+        # range costs a poll plus two offset lookups in Spark's Kafka consumer.
         return stream.coalesce(tasks).select(
             F.col("value").cast("string").alias("raw"), F.concat(F.lit("kafka:"), F.col("topic")).alias("source"),
             F.col("timestamp").alias("arrived"),
