@@ -134,7 +134,10 @@ def test_ingest_survives_exchange_faults_with_every_id_and_bounded_memory():
         assert ids[s] == sorted(ids[s]), f"{s}: ids out of order"
         assert missing[s] == 0, f"{s}: missing ids after backfill"
         assert duplicates[s] == 0, f"{s}: duplicate ids"
-    assert metrics.value("argos_ingest_reconnects_total") >= 10, "the disconnect storm did not happen"
+    # 4 single disconnects (oversized frame, serverShutdown, a drop, a clean close) and a storm of 8 drops in ~1 s;
+    # a drop that fires while the client is still reconnecting finds no connection, so on a slow machine fewer
+    # than 8 land (8 reconnects in all in one CI run, 12 usually). At least two of the storm must have.
+    assert metrics.value("argos_ingest_reconnects_total") >= 4 + 2, "the disconnect storm did not happen"
     assert metrics.value("argos_ingest_gaps_total") >= 2
     assert any("JSON" in r for r in rejects) and any("1009" in r for r in rejects)
     assert peak < 96 * 2**20, f"ingest memory not bounded: tracemalloc peak {peak / 2**20:.0f} MiB"
