@@ -22,8 +22,8 @@ from argos_bench.loadgen import Load, generate
 from argos_bench.memory import RssSampler
 from argos_ingest.synthetic import SyntheticMarket
 
-# A new query's first micro-batches plan and compile for the first time and run slower: latency is measured
-# after its first seconds (steady state, as a long-running ETL sees it); the whole window is reported beside it.
+# Latency is measured after a new query's first seconds (steady state, as a long-running ETL sees it: its first
+# batches plan and compile for the first time); the whole window is reported beside it (close on 2026-11-26).
 SETTLE_SECONDS = 5.0
 
 
@@ -32,8 +32,7 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
             source: str = "kafka") -> dict[str, Any]:
     """A steady offered rate (multi-process generator) through Kafka (or the embedded default's spool files)
     -> ETL; p50/p95/p99 per stage from the stored row times (after the first ``SETTLE_SECONDS``; with them
-    under ``with_startup``), and peak RSS of the driver, the JVM and the
-    Python workers meanwhile."""
+    under ``with_startup``), and peak RSS of the driver, the JVM and the Python workers meanwhile."""
     from argos_ingest.sinks import KafkaSink, Sink, SpoolSink
 
     stage = stage or f"latency @ {rate:,}/s" + (" (spool)" if source == "spool" else "")
