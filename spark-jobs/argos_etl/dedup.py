@@ -10,6 +10,10 @@ checkpoint, a replayed dump or a rolling deploy's overlap re-sends are all caugh
 duplicate; and the query holds no state at all (no shuffle, no state store). It needs one writer per key
 at a time: the driver writes a whole batch, and in executor mode each partition holds whole symbols.
 Dead letters never pass here (each one is kept; insert tokens make their replay exact).
+
+Rows that the same write (``write_token``: query, batch and writer) stored are not counted as stored: a replay
+after a crash inside the insert re-sends them under the same insert token, so ``trades`` skips them and
+a materialized view whose part did not commit gets them (migration 0007).
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def stored_keys_sql(db: str, trades: pa.Table) -> str | None:
-    """The query for keys of ``trades`` that ``<db>.trades`` already holds (None for an empty batch)."""
+def stored_keys_sql(db: str, trades: pa.Table, write_token: str) -> str | None:
+    """The query for keys of ``trades`` that ``<db>.trades`` holds from other writes (None for an empty batch)."""
     if not trades.num_rows:
         return None
     times = pc.cast(trades["trade_time"], pa.int64())  # epoch microseconds
@@ -60,7 +64,8 @@ def stored_keys_sql(db: str, trades: pa.Table) -> str | None:
         for r in ranges.to_pylist()
     ]
     return (f"SELECT toString(venue) AS venue, toString(market) AS market, toString(symbol) AS symbol, "
-            f"toInt64(trade_id) AS trade_id FROM {db}.trades WHERE " + " OR ".join(clauses))
+            f"toInt64(trade_id) AS trade_id FROM {db}.trades WHERE write_token != {_quote(write_token)} AND ("
+            + " OR ".join(clauses) + ")")
 
 
 def _query(client: Client, sql: str, retries: int, max_backoff: float = 30.0) -> pa.Table:
@@ -77,10 +82,11 @@ def _query(client: Client, sql: str, retries: int, max_backoff: float = 30.0) ->
     raise AssertionError("unreachable")
 
 
-def drop_stored(client: Client, db: str, trades: pa.Table, retries: int = 8) -> tuple[pa.Table, int]:
-    """``trades`` without repeats and without keys already stored; also how many rows were dropped."""
+def drop_stored(client: Client, db: str, trades: pa.Table, write_token: str, retries: int = 8,
+                ) -> tuple[pa.Table, int]:
+    """``trades`` without repeats and without keys that other writes stored; also how many rows were dropped."""
     unique = unique_trades(trades)
-    sql = stored_keys_sql(db, unique)
+    sql = stored_keys_sql(db, unique, write_token)
     if sql is None:
         return unique, trades.num_rows
     stored = _query(client, sql, retries)

@@ -2,8 +2,10 @@
 
 Exactly-once, in two layers:
 
-* trades: repeats inside the batch and keys ClickHouse already holds are dropped first
-  (``argos_etl.dedup``), so a replay, a fresh checkpoint or a re-sent trade is never written twice;
+* trades: repeats inside the batch and keys that other writes stored are dropped first
+  (``argos_etl.dedup``), so a replay, a fresh checkpoint or a re-sent trade is never written twice; each
+  row carries its write's token (``write_token``), so the replay of a batch whose insert died half-way re-sends
+  exactly what the first attempt sent and the views fill in what they missed;
 * every insert carries ``insert_deduplication_token = <query id>:<batch id>:<partition>:<table>``, so an
   insert retried after a timeout whose first attempt did land is written once, and dead letters (which
   are not de-duplicated by content: two equal payloads are two dead letters) are exact on a crash replay.
@@ -62,10 +64,11 @@ def write_tables(
     """Insert one unit of work (a batch, or one partition of it) idempotently; return the rows written."""
     if dedup and trades.num_rows:
         started = time.perf_counter()
-        trades, dropped = drop_stored(client, db, trades, retries)
+        trades, dropped = drop_stored(client, db, trades, token, retries)
         log.info("%s: de-duplication took %.0f ms; %d trade(s) already stored or repeated, dropped", token,
                  (time.perf_counter() - started) * 1000, dropped)
     if trades.num_rows:
+        trades = trades.append_column("write_token", pa.repeat(pa.scalar(token), trades.num_rows))
         insert_arrow(client, f"{db}.trades", trades, f"{token}:trades", retries)
     if dead.num_rows:
         insert_arrow(client, f"{db}.dead_letters", dead, f"{token}:dead_letters", retries)

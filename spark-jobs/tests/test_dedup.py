@@ -31,10 +31,11 @@ def test_repeats_inside_a_batch_keep_the_first(spark):
 
 
 def test_the_lookup_is_bounded_by_each_symbols_range(spark):
-    sql = stored_keys_sql("argos", pa.concat_tables([trades(spark, [5, 9]), trades(spark, [7], symbol="ETHUSDT")]))
-    assert sql is not None and sql.count(" OR ") == 1
+    sql = stored_keys_sql("argos", pa.concat_tables([trades(spark, [5, 9]), trades(spark, [7], symbol="ETHUSDT")]),
+                          "q:1:driver")
+    assert sql is not None and sql.count(" OR ") == 1 and "write_token != 'q:1:driver'" in sql
     assert "trade_id BETWEEN 5 AND 9" in sql and "trade_id BETWEEN 7 AND 7" in sql
-    assert stored_keys_sql("argos", trades(spark, [])) is None
+    assert stored_keys_sql("argos", trades(spark, []), "q:1:driver") is None
 
 
 def test_keys_already_stored_are_never_written_again(spark, chdb_client):
@@ -48,12 +49,34 @@ def test_keys_already_stored_are_never_written_again(spark, chdb_client):
     rows = chdb_client.query(f"SELECT count(), uniqExact(symbol, trade_id), any(c.trades) FROM {db}.trades, "
                              f"(SELECT sum(trades) AS trades FROM {db}.candles_1m) AS c").result_rows[0]
     assert rows == (150, 150, 150)  # and the candle view counted each trade once
-    fresh, dropped = drop_stored(chdb_client, db, split(trades(spark, [0, 149, 150]), 3)[0])
+    fresh, dropped = drop_stored(chdb_client, db, split(trades(spark, [0, 149, 150]), 3)[0], "q2:2")
     assert fresh["trade_id"].to_pylist() == [150] and dropped == 2
+    stored = chdb_client.query(f"SELECT write_token, count() FROM {db}.trades GROUP BY 1 ORDER BY 1").result_rows
+    assert stored == [("q1:1", 100), ("q2:1", 50)]  # each row names the write that stored it
+
+
+def test_a_replay_after_a_crash_inside_the_insert_fills_the_views(spark, chdb_client):
+    """The trades part commits, then a view's insert fails (here: a constraint on the candles table; in life, a
+    kill). Spark replays the batch: the trades that this write stored are re-sent under the same token, so
+    ``trades`` skips them and the views add what they missed. (Before: they counted as stored, were dropped, and
+    the candles never got them.)"""
+    db = chdb_client.db
+    batch, dead = split(trades(spark, list(range(200))), 1)
+    chdb_client.command(f"ALTER TABLE {db}.candles_1m ADD CONSTRAINT crash CHECK 0")
+    with pytest.raises(Exception, match="crash"):
+        write_tables(chdb_client, db, batch, dead, "q:1:driver", 0)
+    count = f"SELECT (SELECT count() FROM {db}.trades), (SELECT sum(trades) FROM {db}.candles_1m)"
+    assert chdb_client.query(count).result_rows[0] == (200, 0)  # the crash: trades stored, the candles not
+    chdb_client.command(f"ALTER TABLE {db}.candles_1m DROP CONSTRAINT crash")
+    assert write_tables(chdb_client, db, batch, dead, "q:1:driver", 0) == (200, 0)  # the replay re-sends all
+    assert chdb_client.query(count).result_rows[0] == (200, 200)
+    assert write_tables(chdb_client, db, batch, dead, "q:1:driver", 0) == (200, 0)  # and again: still once
+    assert write_tables(chdb_client, db, batch, dead, "q:1:p0", 0) == (0, 0)  # another write finds them stored
+    assert chdb_client.query(count).result_rows[0] == (200, 200)
 
 
 def test_columns_survive_the_anti_join(spark, chdb_client):
     batch, _ = split(trades(spark, [1, 2]), 1)
     write_tables(chdb_client, chdb_client.db, batch.slice(0, 1), batch.slice(0, 0), "q:1", 0)
-    fresh, _ = drop_stored(chdb_client, chdb_client.db, batch)
+    fresh, _ = drop_stored(chdb_client, chdb_client.db, batch, "q:2")
     assert fresh.column_names == list(TRADE_COLUMNS) and fresh.schema == batch.schema

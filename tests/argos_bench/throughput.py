@@ -141,10 +141,10 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
         parse(raw), settings.whale_threshold_usd, settings.whale_thresholds).toArrow())
     trades, _dead = split(arrow, 0)
     db = settings.clickhouse.database
-    timed("de-duplication lookup, none stored yet", lambda: drop_stored(bench.client, db, trades))
+    timed("de-duplication lookup, none stored yet", lambda: drop_stored(bench.client, db, trades, "bench"))
     timed("insert_arrow into ClickHouse (with MVs)", lambda: insert_arrow(
         bench.client, f"{db}.trades", trades, f"bench-{uuid.uuid4().hex}"))
-    timed("de-duplication lookup, all stored (a replay)", lambda: drop_stored(bench.client, db, trades))
+    timed("de-duplication lookup, all stored (a replay)", lambda: drop_stored(bench.client, db, trades, "bench"))
     raw.unpersist()
     out = {"trades": n, "seconds": steps, "rows_per_s": {k: n / v for k, v in steps.items()}}
     bench.results["etl_breakdown"] = out
