@@ -61,7 +61,10 @@ def split(batch: pa.Table | pa.RecordBatch, batch_id: int, process_time: datetim
 def write_tables(
     client: Client, db: str, trades: pa.Table, dead: pa.Table, token: str, retries: int, dedup: bool = True
 ) -> tuple[int, int]:
-    """Insert one unit of work (a batch, or one partition of it) idempotently; return the rows written."""
+    """Insert one unit of work (a batch, or one partition of it) idempotently; return the rows sent.
+
+    A replay of the same unit re-sends what its first attempt stored; ClickHouse drops those blocks by token.
+    """
     if dedup and trades.num_rows:
         started = time.perf_counter()
         trades, dropped = drop_stored(client, db, trades, token, retries)
@@ -112,7 +115,7 @@ class ClickHouseBatchWriter:
                                    self.settings.clickhouse.insert_retries, self.settings.spark.dedup)
         else:
             written = _write_from_executors(batch, batch_id, token, self.settings, received)
-        log.info("batch %d: %d trades, %d dead letters written", batch_id, *written)
+        log.info("batch %d: %d trades, %d dead letters sent", batch_id, *written)
 
 
 def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings,
