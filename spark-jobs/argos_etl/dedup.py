@@ -50,22 +50,34 @@ def _quote(value: str) -> str:
 
 
 def stored_keys_sql(db: str, trades: pa.Table, write_token: str) -> str | None:
-    """The query for keys of ``trades`` that ``<db>.trades`` holds from other writes (None for an empty batch)."""
+    """The query for keys of ``trades`` that ``<db>.trades`` holds from other writes (None for an empty batch).
+
+    The primary key is pruned by the batch's symbols and overall time range; each row is then checked against its
+    own key's ``trade_time`` and ``trade_id`` range, found by ``transform`` (a hash lookup; venues and markets hold
+    no ``|``). One ``OR`` clause per key, as before, cost ClickHouse's analysis ~1.6 ms per key: 0.4 s per batch at
+    256 symbols, against 0.02 s now.
+    """
     if not trades.num_rows:
         return None
     times = pc.cast(trades["trade_time"], pa.int64())  # epoch microseconds
-    ranges = pa.table({**{c: trades[c] for c in _GROUP}, "t": times, "id": trades["trade_id"]}).group_by(
+    r = pa.table({**{c: trades[c] for c in _GROUP}, "t": times, "id": trades["trade_id"]}).group_by(
         list(_GROUP), use_threads=False
-    ).aggregate([("t", "min"), ("t", "max"), ("id", "min"), ("id", "max")])
-    clauses = [
-        f"(symbol = {_quote(r['symbol'])} AND venue = {_quote(r['venue'])} AND market = {_quote(r['market'])}"
-        f" AND trade_time BETWEEN fromUnixTimestamp64Micro({r['t_min']}, 'UTC')"
-        f" AND fromUnixTimestamp64Micro({r['t_max']}, 'UTC') AND trade_id BETWEEN {r['id_min']} AND {r['id_max']})"
-        for r in ranges.to_pylist()
-    ]
-    return (f"SELECT toString(venue) AS venue, toString(market) AS market, toString(symbol) AS symbol, "
-            f"toInt64(trade_id) AS trade_id FROM {db}.trades WHERE write_token != {_quote(write_token)} AND ("
-            + " OR ".join(clauses) + ")")
+    ).aggregate([("t", "min"), ("t", "max"), ("id", "min"), ("id", "max")]).to_pydict()
+    keys = ", ".join(_quote(f"{v}|{m}|{s}") for v, m, s in zip(r["venue"], r["market"], r["symbol"], strict=True))
+    symbols = ", ".join(sorted({_quote(s) for s in r["symbol"]}))
+
+    def array(name: str) -> str:
+        return "[" + ", ".join(map(str, r[name])) + "]"
+
+    return (f"WITH [{keys}] AS keys, {array('t_min')} AS t_min, {array('t_max')} AS t_max, "
+            f"{array('id_min')} AS id_min, {array('id_max')} AS id_max "
+            f"SELECT toString(venue) AS venue, toString(market) AS market, toString(symbol) AS symbol, "
+            f"toInt64(trade_id) AS trade_id FROM {db}.trades "
+            f"WHERE symbol IN ({symbols}) AND trade_time BETWEEN fromUnixTimestamp64Micro({min(r['t_min'])}, 'UTC') "
+            f"AND fromUnixTimestamp64Micro({max(r['t_max'])}, 'UTC') AND write_token != {_quote(write_token)} "
+            f"AND (transform(concat(venue, '|', market, '|', symbol), keys, range(1, length(keys) + 1), 0) AS k) > 0 "
+            f"AND toUnixTimestamp64Micro(trade_time) BETWEEN t_min[k] AND t_max[k] "
+            f"AND trade_id BETWEEN id_min[k] AND id_max[k]")
 
 
 def _query(client: Client, sql: str, retries: int, max_backoff: float = 30.0) -> pa.Table:

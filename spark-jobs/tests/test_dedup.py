@@ -30,12 +30,20 @@ def test_repeats_inside_a_batch_keep_the_first(spark):
         ("spot", 1), ("spot", 2), ("spot", 3), ("spot", 4), ("usdm", 1)]
 
 
-def test_the_lookup_is_bounded_by_each_symbols_range(spark):
-    sql = stored_keys_sql("argos", pa.concat_tables([trades(spark, [5, 9]), trades(spark, [7], symbol="ETHUSDT")]),
-                          "q:1:driver")
-    assert sql is not None and sql.count(" OR ") == 1 and "write_token != 'q:1:driver'" in sql
-    assert "trade_id BETWEEN 5 AND 9" in sql and "trade_id BETWEEN 7 AND 7" in sql
-    assert stored_keys_sql("argos", trades(spark, []), "q:1:driver") is None
+def test_the_lookup_is_bounded_by_each_keys_range(spark, chdb_client):
+    """The primary key is pruned by the batch's symbols and time span; each row by its own key's ranges."""
+    db = chdb_client.db
+    ids = list(range(20))
+    stored, _ = split(pa.concat_tables([trades(spark, ids), trades(spark, ids, symbol="ETHUSDT")]), 1)
+    write_tables(chdb_client, db, stored, stored.slice(0, 0).select([]), "q:1", 0)
+    batch = pa.concat_tables([trades(spark, [5, 9]), trades(spark, [7], symbol="ETHUSDT")])
+    sql = stored_keys_sql(db, batch, "q:2")
+    assert sql is not None and "symbol IN ('BTCUSDT', 'ETHUSDT')" in sql and " OR " not in sql
+    assert "write_token != 'q:2'" in sql
+    got = chdb_client.query_arrow(sql)
+    assert sorted(zip(got["symbol"].to_pylist(), got["trade_id"].to_pylist(), strict=True)) == [
+        ("BTCUSDT", 5), ("BTCUSDT", 6), ("BTCUSDT", 7), ("BTCUSDT", 8), ("BTCUSDT", 9), ("ETHUSDT", 7)]
+    assert stored_keys_sql(db, trades(spark, []), "q:2") is None
 
 
 def test_keys_already_stored_are_never_written_again(spark, chdb_client):
