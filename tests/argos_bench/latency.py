@@ -128,20 +128,27 @@ def scaling(bench: Bench) -> dict[str, Any]:
     rows = []
     # Symbols as keys of the run's topic layout (a symbol stays in one partition), then as many partitions as
     # symbols (coalesced onto one read task per core).
+    # The first drain may meet a cold JVM (`--only scaling`), so the one-symbol baseline runs again last and the
+    # faster of its two drains is the base (the conservative choice).
+    first = bench.profile.scaling[0]
     runs = [(k, bench.partitions) for k in bench.profile.scaling] + [(k, k) for k in bench.profile.scaling if k >= 64]
-    for k, partitions in runs:
-        settings = bench.settings(f"bench_scale_{k}_{partitions}", f"bench-scale-{k}-{uuid.uuid4().hex[:4]}",
+    for i, (k, partitions) in enumerate([*runs, (first, bench.partitions)]):
+        # A database of its own per run: the repeat must not find its trades stored (de-duplication would skip them).
+        settings = bench.settings(f"bench_scale_{k}_{partitions}_{i}", f"bench-scale-{k}-{uuid.uuid4().hex[:4]}",
                                   partitions=partitions)
         bench.migrate(settings)
         n = bench.profile.scaling_trades
         bench.produce(settings, SyntheticMarket(symbols_for(k), seed=k).backlog(n, 1800), n, f"scaling {k}: produce")
         drain = bench.run_etl(settings, n, 120 + n / 2_000, f"scaling {k}: drain")
+        if i == len(runs):  # the baseline's repeat: its drain only
+            rows[0]["drain_repeat_trades_per_s"] = drain["trades_per_s"]
+            break
         lat = latency(bench, bench.profile.scaling_rate, 15, symbols_for(k), partitions=partitions,
                       stage=f"scaling {k}/{partitions}: latency")
         rows.append({"symbols": k, "partitions": partitions, "drain_trades_per_s": drain["trades_per_s"],
                      "latency_p50_ms": lat["end_to_end"]["p50"], "latency_p99_ms": lat["end_to_end"]["p99"],
                      "latency_rate": lat["rate_achieved"]})
-    base = rows[0]["drain_trades_per_s"]
+    base = max(rows[0]["drain_trades_per_s"], rows[0].get("drain_repeat_trades_per_s", 0))
     for r in rows:
         r["throughput_vs_1"] = r["drain_trades_per_s"] / base
     out = {"runs": rows}
