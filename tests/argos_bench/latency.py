@@ -125,35 +125,59 @@ def scaling(bench: Bench) -> dict[str, Any]:
                           "the full profile (`argos bench`)"}
         bench.results["scaling"] = out
         return out
-    rows = []
     # Symbols as keys of the run's topic layout (a symbol stays in one partition), then as many partitions as
-    # symbols (coalesced onto one read task per core).
-    # The first drain may meet a cold JVM (`--only scaling`), so the one-symbol baseline runs again last and the
-    # faster of its two drains is the base (the conservative choice).
-    first = bench.profile.scaling[0]
-    runs = [(k, bench.partitions) for k in bench.profile.scaling] + [(k, k) for k in bench.profile.scaling if k >= 64]
-    for i, (k, partitions) in enumerate([*runs, (first, bench.partitions)]):
-        # A database of its own per run: the repeat must not find its trades stored (de-duplication would skip them).
-        settings = bench.settings(f"bench_scale_{k}_{partitions}_{i}", f"bench-scale-{k}-{uuid.uuid4().hex[:4]}",
-                                  partitions=partitions)
-        bench.migrate(settings)
-        n = bench.profile.scaling_trades
-        bench.produce(settings, SyntheticMarket(symbols_for(k), seed=k).backlog(n, 1800), n, f"scaling {k}: produce")
-        drain = bench.run_etl(settings, n, 120 + n / 2_000, f"scaling {k}: drain")
-        if i == len(runs):  # the baseline's repeat: its drain only
-            rows[0]["drain_repeat_trades_per_s"] = drain["trades_per_s"]
-            break
-        lat = latency(bench, bench.profile.scaling_rate, 15, symbols_for(k), partitions=partitions,
-                      stage=f"scaling {k}/{partitions}: latency")
-        rows.append({"symbols": k, "partitions": partitions, "drain_trades_per_s": drain["trades_per_s"],
-                     "latency_p50_ms": lat["end_to_end"]["p50"], "latency_p99_ms": lat["end_to_end"]["p99"],
-                     "latency_rate": lat["rate_achieved"]})
-    base = max(rows[0]["drain_trades_per_s"], rows[0].get("drain_repeat_trades_per_s", 0))
-    for r in rows:
-        r["throughput_vs_1"] = r["drain_trades_per_s"] / base
+    # symbols (coalesced onto one read task per core). This machine's speed drifts within minutes, so each drain
+    # runs right between two drains of the same one-symbol topic (each into a fresh database from a fresh
+    # checkpoint) and is divided by their mean; the very first one-symbol drain only warms the JVM.
+    n, first = bench.profile.scaling_trades, bench.profile.scaling[0]
+    runs = [(k, bench.partitions) for k in bench.profile.scaling[1:]]
+    runs += [(k, k) for k in bench.profile.scaling if k >= 64]
+
+    def drain(k: int, partitions: int, topic: str) -> float:
+        settings = _scaling_settings(bench, k, partitions, "drain", topic)
+        return bench.run_etl(settings, n, 120 + n / 2_000, f"scaling {k}/{partitions}: drain")["trades_per_s"]
+
+    topic = _scaling_produce(bench, first, bench.partitions)
+    bases = [drain(first, bench.partitions, topic) for _ in range(2)]
+    rows = [_scaling_row(bench, first, bench.partitions, bases[1])]
+    for k, partitions in runs:
+        own = _scaling_produce(bench, k, partitions)
+        before, trades_per_s, after = (drain(*run) for run in
+                                       ((first, bench.partitions, topic), (k, partitions, own),
+                                        (first, bench.partitions, topic)))
+        bases += [before, after]
+        rows.append(_scaling_row(bench, k, partitions, trades_per_s, base=(before + after) / 2))
+    rows[0]["drain_trades_per_s"] = median(bases[1:])
+    rows[0]["base_drains_trades_per_s"] = bases
     out = {"runs": rows}
     bench.results["scaling"] = out
     return out
+
+
+def _scaling_settings(bench: Bench, k: int, partitions: int, name: str, topic: str = "") -> Any:
+    """A database of its own per drain: a re-drain must not find its trades stored (de-duplication skips them)."""
+    settings = bench.settings(f"bench_scale_{k}_{partitions}_{name}_{uuid.uuid4().hex[:4]}",
+                              topic or f"bench-scale-{k}-{partitions}-{uuid.uuid4().hex[:4]}", partitions=partitions)
+    bench.migrate(settings)
+    return settings
+
+
+def _scaling_produce(bench: Bench, k: int, partitions: int) -> str:
+    """A backlog of ``scaling_trades`` over ``k`` symbols in a new topic of ``partitions``; returns the topic."""
+    settings = _scaling_settings(bench, k, partitions, "topic")
+    n = bench.profile.scaling_trades
+    bench.produce(settings, SyntheticMarket(symbols_for(k), seed=k).backlog(n, 1800), n, f"scaling {k}: produce")
+    return settings.kafka.topic
+
+
+def _scaling_row(bench: Bench, k: int, partitions: int, drain: float, base: float | None = None) -> dict[str, Any]:
+    """One scaling point: its drain against the one-symbol drains around it, and its latency at the scaling rate."""
+    lat = latency(bench, bench.profile.scaling_rate, 15, symbols_for(k), partitions=partitions,
+                  stage=f"scaling {k}/{partitions}: latency")
+    return {"symbols": k, "partitions": partitions, "drain_trades_per_s": drain,
+            "base_trades_per_s": base or drain, "throughput_vs_1": drain / base if base else 1.0,
+            "latency_p50_ms": lat["end_to_end"]["p50"], "latency_p99_ms": lat["end_to_end"]["p99"],
+            "latency_rate": lat["rate_achieved"]}
 
 
 P99_TARGET_MS = 1_000
