@@ -147,24 +147,24 @@ def scaling(bench: Bench) -> dict[str, Any]:
                                         (first, bench.partitions, topic)))
         bases += [before, after]
         rows.append(_scaling_row(bench, k, partitions, trades_per_s, base=(before + after) / 2))
-    rows[0]["drain_trades_per_s"] = median(bases[1:])
+    rows[0]["drain_trades_per_s"] = rows[0]["base_trades_per_s"] = median(bases[1:])
     rows[0]["base_drains_trades_per_s"] = bases
     out = {"runs": rows}
     bench.results["scaling"] = out
     return out
 
 
-def _scaling_settings(bench: Bench, k: int, partitions: int, name: str, topic: str = "") -> Any:
+def _scaling_settings(bench: Bench, k: int, partitions: int, name: str, topic: str) -> Any:
     """A database of its own per drain: a re-drain must not find its trades stored (de-duplication skips them)."""
-    settings = bench.settings(f"bench_scale_{k}_{partitions}_{name}_{uuid.uuid4().hex[:4]}",
-                              topic or f"bench-scale-{k}-{partitions}-{uuid.uuid4().hex[:4]}", partitions=partitions)
+    settings = bench.settings(f"bench_scale_{k}_{partitions}_{name}_{uuid.uuid4().hex[:4]}", topic,
+                              partitions=partitions)
     bench.migrate(settings)
     return settings
 
 
 def _scaling_produce(bench: Bench, k: int, partitions: int) -> str:
     """A backlog of ``scaling_trades`` over ``k`` symbols in a new topic of ``partitions``; returns the topic."""
-    settings = _scaling_settings(bench, k, partitions, "topic")
+    settings = bench.settings("unused", f"bench-scale-{k}-{partitions}-{uuid.uuid4().hex[:4]}", partitions=partitions)
     n = bench.profile.scaling_trades
     bench.produce(settings, SyntheticMarket(symbols_for(k), seed=k).backlog(n, 1800), n, f"scaling {k}: produce")
     return settings.kafka.topic
