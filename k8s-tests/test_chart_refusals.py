@@ -45,15 +45,6 @@ def test_shuffle_partitions_reach_the_job_through_its_settings() -> None:
     assert "spark.sql.shuffle.partitions" not in conf
 
 
-def test_every_spark_jvm_compiles_the_whole_stage_method() -> None:
-    from argos_etl.job import JVM_OPTIONS
-
-    app = next(o for o in objects(render("production", "argos")) if o["kind"] == "SparkApplication")
-    conf = app["spec"]["sparkConf"]
-    assert JVM_OPTIONS in conf["spark.driver.extraJavaOptions"]
-    assert JVM_OPTIONS in conf["spark.executor.extraJavaOptions"]
-
-
 def test_default_images_are_the_published_ones_of_this_chart_version() -> None:
     chart = (CHART / "Chart.yaml").read_text()
     app_version = next(line.split('"')[1] for line in chart.splitlines() if line.startswith("appVersion:"))

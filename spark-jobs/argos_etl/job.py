@@ -37,12 +37,6 @@ READ_SPLITS = 4  # offset ranges per read task in a full batch, so that one skew
 # next read of that consumer waits for it: a whole batch at 1k/s took 1.1 s instead of 0.2 s, a 64-partition
 # drain ran at half speed. Low, not 0: a consumer polling for data that is not there must not spin.
 FETCH_MAX_WAIT_MS = 10
-# The validation is one big projection; fused with the parse into one whole-stage method it is over HotSpot's
-# 8,000-byte limit, which by default is never JIT-compiled (it ran interpreted: the transform ~1.8x as long).
-# Per-operator code generation avoided that but generates code in every task of every micro-batch (a 400-row batch
-# ~190 ms in toArrow); whole-stage code generated once per batch and compiled by HotSpot: ~110 ms, the same speed
-# in backlogs (docs/benchmarks/README.md, item 23).
-JVM_OPTIONS = "-XX:-DontCompileHugeMethods"
 FS_CHECKPOINTS = "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
 
 
@@ -64,14 +58,17 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
-        # Whole-stage code generation (Spark's default); HotSpot compiles its big method: see JVM_OPTIONS.
+        # HotSpot does not JIT-compile a method over 8,000 bytes of bytecode, and whole-stage codegen makes the
+        # validation one such method: it ran interpreted (the transform took ~1.8x as long; see Spark's tuning
+        # guide, PR 59047). Per-operator codegen splits it into compiled methods, and going there directly
+        # (rather than via hugeMethodLimit=8000, which generates the whole-stage code every micro-batch only to
+        # discard it) saves ~30 ms of each small batch; big batches run as fast.
+        "spark.sql.codegen.wholeStage": "false",
         # No state store: its coordinator's per-batch lag report is an RPC for nothing.
         "spark.sql.streaming.stateStore.coordinatorReportSnapshotUploadLag": "false",
         **local_checkpoint_conf(settings.checkpoint_dir),
         "spark.ui.showConsoleProgress": "false",
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)} "
-                                         f"{JVM_OPTIONS}",
-        "spark.executor.extraJavaOptions": JVM_OPTIONS,
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)}",
         **({"spark.jars": jars} if jars else {}),
         **settings.spark.conf,
     }
@@ -79,21 +76,7 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    if not _compiles_huge_methods(spark):
-        log.warning("the driver JVM runs without %s (started by someone else): per-operator code generation "
-                    "instead (spark.sql.codegen.wholeStage=false). Fix: add it to spark.driver.extraJavaOptions "
-                    "and spark.executor.extraJavaOptions", JVM_OPTIONS)
-        spark.conf.set("spark.sql.codegen.wholeStage", "false")
     return spark
-
-
-def _compiles_huge_methods(spark: SparkSession) -> bool:
-    """Whether this JVM's HotSpot compiles methods over 8,000 bytes of bytecode (-XX:-DontCompileHugeMethods)."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(
-        jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean"))
-    return str(bean.getVMOption("DontCompileHugeMethods").getValue()) == "false"
 
 
 def local_checkpoint_conf(checkpoint: str) -> dict[str, str]:
