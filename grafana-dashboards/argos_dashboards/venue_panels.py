@@ -168,8 +168,8 @@ ORDER BY w.trade_time""",
 VENUE_HEALTH = Panel(
     key="venue_health",
     title="Venues · freshness and gaps",
-    description="Per venue and symbol of the compared venues: trades stored in the range, seconds since the "
-    "newest trade, and trade ids "
+    description="Per venue, market and symbol of the compared venues (a symbol's spot and futures trades are "
+    "numbered apart): trades stored in the range, seconds since the newest trade, and trade ids "
     "missing between the first and the last stored one (venues whose ids count up by one per trade: Binance, "
     "Coinbase; OKX records can merge fills and Bybit ids are opaque, so theirs stay empty).",
     viz=Viz.TABLE,
@@ -177,6 +177,7 @@ VENUE_HEALTH = Panel(
     sql=f"""
 SELECT
     t.venue                                                            AS venue,
+    t.market                                                           AS market,
     t.symbol                                                           AS symbol,
     count()                                                            AS trades,
     dateDiff('millisecond', max(t.trade_time), now64(3)) / 1000        AS since_last,
@@ -184,10 +185,11 @@ SELECT
        toFloat64(max(t.trade_id) - min(t.trade_id) + 1 - uniqExact(t.trade_id)), NULL) AS missing_ids
 FROM {{db}}.trades AS t
 WHERE {VENUE_FILTER} AND $__timeFilter_ms(t.trade_time)
-GROUP BY t.venue, t.symbol
-ORDER BY t.venue, t.symbol""",
+GROUP BY t.venue, t.market, t.symbol
+ORDER BY t.venue, t.market, t.symbol""",
     columns=(
         Column("venue", S, "Venue"),
+        Column("market", S, "Market"),
         Column("symbol", S, "Symbol"),
         Column("trades", N, "Trades"),
         Column("since_last", N, "Last trade (s ago)"),

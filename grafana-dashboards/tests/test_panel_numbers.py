@@ -171,3 +171,28 @@ def test_freshness_keeps_growing_when_the_stall_outlasts_the_range(query, market
     assert len(got) == 1
     assert age - 5 <= got["since_trade"].iloc[0] <= age + 5
     assert got["since_insert"].iloc[0] >= 0
+
+
+def test_venue_health_counts_missing_ids_per_market(client, query) -> None:
+    """A symbol's spot and futures trades are numbered apart: gaps are counted within each market."""
+    from argos_dashboards.data import Selection
+    from argos_dashboards.venue_panels import VENUE_HEALTH
+    from argos_schema.migrate import migrate
+
+    db = "argos_venue_health_test"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    migrate(client, db=db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    ids = {"spot": [*range(100, 105), *range(106, 110)], "usdm": list(range(9_000, 9_005))}  # spot: 105 missing
+    values = ", ".join(
+        f"('binance', '{market}', 'BTCUSDT', {i}, 64000, 0.01, 640, 0, 'buy', 0, "
+        f"toDateTime64('{now - timedelta(seconds=60 - n)}', 6, 'UTC'), now64(6), now64(6), now64(6))"
+        for market, numbers in ids.items() for n, i in enumerate(numbers))
+    client.command(f"INSERT INTO {db}.trades (venue, market, symbol, trade_id, price, qty, quote, is_buyer_maker, "
+                   f"side, is_whale, trade_time, event_time, ingest_time, process_time) VALUES {values}")
+    selection = Selection(db, now - timedelta(minutes=5), now + timedelta(minutes=1),
+                          {"venues": ["binance"], "market": ["spot", "usdm"]})
+    got = run_panel(query, VENUE_HEALTH, selection).set_index("market")
+    assert got.loc["spot", "trades"] == 9 and got.loc["usdm", "trades"] == 5
+    assert got.loc["spot", "missing_ids"] == 1
+    assert got.loc["usdm", "missing_ids"] == 0
