@@ -84,6 +84,11 @@ class SparkSettings(_Section):
         0, ge=0, description="Spark tasks that read one micro-batch from Kafka (its partitions are coalesced onto "
         "them); 0: one per core (spark.default.parallelism).",
     )
+    interpreted_below_rows: int = Field(
+        5_000, ge=0, description="A micro-batch that follows one of fewer rows evaluates its expressions interpreted "
+        "(generating their code costs each task ~50 ms, more than interpreting a few thousand rows); bigger ones, "
+        "and a query's first, run generated code. 0: leave Spark's choice alone.",
+    )
     dedup: bool = Field(
         True, description="Drop trades whose (venue, market, symbol, trade_id) ClickHouse already holds, however "
         "old (no window, no clock); off only for benchmarks.",
