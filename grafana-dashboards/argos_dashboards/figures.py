@@ -155,6 +155,14 @@ def bubbles(panel: Panel, rows: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _cell_format(values: pd.Series) -> Callable[[float], str]:
+    """A count (every value whole) without decimals; other numbers with two, or 5 significant digits below 1."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    if ((numbers % 1) == 0).all():
+        return lambda v: "–" if v != v else f"{v:,.0f}"
+    return lambda v: "–" if v != v else f"{v:,.5g}" if abs(v) < 1 else f"{v:,.2f}"
+
+
 def table(panel: Panel, rows: pd.DataFrame) -> go.Figure:
     """Plain dark table; taker side in its colour."""
     cells = []
@@ -165,7 +173,7 @@ def table(panel: Panel, rows: pd.DataFrame) -> go.Figure:
         elif col.unit == "currencyUSD":
             values = values.map(lambda v: f"${v:,.0f}")
         elif col.kind is Kind.NUMBER:
-            values = values.map(lambda v: "–" if v != v else f"{v:,.5g}" if abs(v) < 1 else f"{v:,.2f}")
+            values = values.map(_cell_format(values))
         cells.append(values.tolist())
     side = rows["side"].tolist() if "side" in rows else []
     font_colors = [[BUY if s == "buy" else SELL for s in side] if c.name == "side" else "#eaecef"

@@ -196,3 +196,17 @@ def test_venue_health_counts_missing_ids_per_market(client, query) -> None:
     assert got.loc["spot", "trades"] == 9 and got.loc["usdm", "trades"] == 5
     assert got.loc["spot", "missing_ids"] == 1
     assert got.loc["usdm", "missing_ids"] == 0
+
+
+def test_embedded_tables_show_counts_whole_and_other_numbers_with_decimals():
+    from argos_dashboards.figures import table
+    from argos_dashboards.venue_panels import VENUE_HEALTH
+
+    rows = pd.DataFrame({"venue": ["binance", "okx"], "market": ["spot", "spot"], "symbol": ["BTCUSDT", "BTC-USDT"],
+                         "trades": np.array([1476, 20], dtype="uint64"), "since_last": [0.25, 3.5],
+                         "missing_ids": [5.0, np.nan]})
+    cells = dict(zip([c.name for c in VENUE_HEALTH.columns], table(VENUE_HEALTH, rows).data[0].cells.values,
+                     strict=True))
+    assert cells["trades"] == ["1,476", "20"]
+    assert cells["missing_ids"] == ["5", "–"]
+    assert cells["since_last"] == ["0.25", "3.50"]
