@@ -85,7 +85,7 @@ class SparkSettings(_Section):
         "them); 0: one per core (spark.default.parallelism).",
     )
     interpreted_below_rows: int = Field(
-        5_000, ge=0, description="A micro-batch that follows one of fewer rows evaluates its expressions interpreted "
+        1_000, ge=0, description="A micro-batch that follows one of fewer rows evaluates its expressions interpreted "
         "(generating their code costs each task ~50 ms, more than interpreting a few thousand rows); bigger ones, "
         "and a query's first, run generated code. 0: leave Spark's choice alone.",
     )

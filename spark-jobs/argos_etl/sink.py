@@ -46,10 +46,10 @@ def codegen_mode(previous_rows: int | None, interpreted_below: int) -> str:
     """How Spark evaluates the next micro-batch's expressions, judged by the size of the one before it.
 
     With per-operator code generation every task generates its projections' code anew each micro-batch (~50 ms);
-    interpreted evaluation skips that but costs more per row. Measured on the transform (docs/benchmarks item 25):
-    interpreted is ~0.7x the time up to a few thousand rows, even at 10k and 1.7x at 100k. A steady stream's
-    small batches run interpreted; a backlog's big ones, and the first batch after a start (size unknown),
-    generated.
+    interpreted evaluation skips that but costs more per row (docs/benchmarks item 25: static, ~0.7x the time up to
+    a few thousand rows, even at 10k, 1.7x at 100k; in the stream a clear gain at a few hundred rows per batch, none
+    shown at 2-3k). A steady stream's small batches run interpreted; bigger ones, a backlog's, and the first batch
+    after a start (size unknown), generated.
     """
     small = previous_rows is not None and previous_rows < interpreted_below
     return "NO_CODEGEN" if small else "FALLBACK"
