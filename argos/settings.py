@@ -86,7 +86,7 @@ class SparkSettings(_Section):
     )
     interpreted_below_rows: int = Field(
         1_000, ge=0, description="A micro-batch that follows one of fewer rows evaluates its expressions interpreted "
-        "(generating their code costs each task ~50 ms, more than interpreting a few thousand rows); bigger ones, "
+        "(generating their code costs each task ~50 ms, more than interpreting a few hundred rows); bigger ones, "
         "and a query's first, run generated code. 0: leave Spark's choice alone.",
     )
     dedup: bool = Field(
