@@ -3,7 +3,8 @@ case (a kill's state rebuilt, the ETL's replay written) is in tests/integration/
 
 from __future__ import annotations
 
-import fcntl
+import subprocess
+import sys
 from pathlib import Path
 
 from argos.dedup_logs import repair_dedup_logs
@@ -32,10 +33,27 @@ def test_only_records_of_parts_that_no_part_on_disk_covers_are_dropped(tmp_path)
     assert repair_dedup_logs(tmp_path) == {}  # repaired once
 
 
-def test_a_directory_another_process_holds_is_left_alone(tmp_path):
-    table = _table(tmp_path, [], "1\t202611_1_1_0\tb1\n")
-    with open(tmp_path / "status", "w") as status:
-        fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as chDB holds it
-        assert repair_dedup_logs(tmp_path) == {}
-    assert (table / "deduplication_logs" / "deduplication_log_1.txt").read_text() == "1\t202611_1_1_0\tb1\n"
-    assert repair_dedup_logs(tmp_path) == {str(table.resolve()): ["202611_1_1_0"]}
+def test_a_directory_a_live_engine_holds_is_left_alone(tmp_path):
+    """chDB holds its directory's ``status`` lock while open: its logs are live state, not a crash's leftovers."""
+    engine = subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert engine.stdout and engine.stdin and engine.stdout.readline().strip() == "open"
+    table = next(tmp_path.glob("store/*/*/deduplication_logs")).parent
+    log = next((table / "deduplication_logs").iterdir())
+    log.write_text(log.read_text() + "1\t202611_9_9_0\tghost\n")  # a record of a part that is not on disk
+    assert repair_dedup_logs(tmp_path) == {}
+    engine.communicate("close\n", timeout=60)
+    assert repair_dedup_logs(tmp_path) == {str(table.resolve()): ["202611_9_9_0"]}
+
+
+_HOLD = """
+import sys
+from argos.clickhouse import connect
+from argos.settings import ClickHouseSettings
+client = connect("chdb://" + sys.argv[1], ClickHouseSettings())
+client.command("CREATE TABLE t (m UInt32, v UInt8) ENGINE = MergeTree PARTITION BY m ORDER BY v "
+               "SETTINGS non_replicated_deduplication_window = 10")
+client.command("INSERT INTO t SETTINGS insert_deduplication_token = 'a' VALUES (202611, 1)")
+print("open", flush=True)
+sys.stdin.readline()
+"""
