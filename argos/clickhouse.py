@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import clickhouse_connect
+
+from argos.dedup_logs import repair_dedup_logs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,8 +26,12 @@ INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 
 
 def connect(url: str, cfg: ClickHouseSettings) -> Client:
-    """A clickhouse-connect client for ``http(s)://host:port`` or ``chdb:///path``."""
+    """A clickhouse-connect client for ``http(s)://host:port`` or ``chdb:///path``.
+
+    An embedded directory's de-duplication logs are repaired first if a kill left them ahead of the parts.
+    """
     if url.startswith("chdb://"):
+        repair_dedup_logs(Path(url.removeprefix("chdb://")))
         return clickhouse_connect.get_client(dsn=url)
     parts = urlparse(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
