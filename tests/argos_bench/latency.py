@@ -57,9 +57,10 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
         wait_until(lambda: writer.rows >= 100, 120, "latency warm-up", query)
         warm_sent = 0
         if not bench.warm:  # a fresh JVM's first minute (JIT, first plans) is not what a running ETL sees
-            warm = generate(replace(load, rate=2_000, seconds=15, id_base=50_000_000_000))
-            warm_sent = int(warm["sent"])
-            wait_until(lambda: writer.rows >= 100 + warm_sent, 120, "JVM warm-up", query)
+            for i, (warm_rate, warm_seconds) in enumerate(bench.profile.warm_up):
+                warm = generate(replace(load, rate=warm_rate, seconds=warm_seconds, id_base=(50 + 10 * i) * 10**9))
+                warm_sent += int(warm["sent"])
+                wait_until(lambda n=100 + warm_sent: writer.rows >= n, 120, "JVM warm-up", query)
             bench.warm = True
         begin_us = now_us()
         with RssSampler(bench.spark, rss_every) as rss:
