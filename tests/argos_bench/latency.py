@@ -57,6 +57,7 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
         wait_until(lambda: writer.rows >= 100, 120, "latency warm-up", query)
         warm_sent = 0
         if not bench.warm:  # a fresh JVM's first minute (JIT, first plans) is not what a running ETL sees
+            # each phase's ids 10e9 apart: a generator process adds 1e9 per process index
             for i, (warm_rate, warm_seconds) in enumerate(bench.profile.warm_up):
                 warm = generate(replace(load, rate=warm_rate, seconds=warm_seconds, id_base=(50 + 10 * i) * 10**9))
                 warm_sent += int(warm["sent"])

@@ -2,7 +2,7 @@
 checkpoint and every table ends up complete.
 
 Two moments of a kill, each built by hand because a SIGKILL hits them only by chance (``test_exactly_once.py``,
-the broker-restart test, ``argos bench`` item 29's kill fuzzer): after the trades part committed and before a
+the broker-restart test, the kill fuzzer of docs/benchmarks item 29): after the trades part committed and before a
 view's did; and between a table's de-duplication record and its part's commit.
 """
 
