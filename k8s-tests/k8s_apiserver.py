@@ -84,71 +84,86 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
+def _start(what: str, command: Callable[..., list[str]], ready: Callable[..., bool], log: Path, ports: int):
+    """Start a server on ``ports`` free ports, on new ones if another process bound one first; wait until ready.
+
+    A free port is only free until someone binds it: CI once saw kube-apiserver exit with "address already in use".
+    """
+    for attempt in range(1, 4):
+        chosen = [free_port() for _ in range(ports)]
+        with log.open("w") as out:
+            proc = subprocess.Popen(command(*chosen), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait(proc, what, lambda: ready(*chosen), log)  # noqa: B023 - called before the loop moves on
+            return proc, chosen
+        except RuntimeError:
+            _stop(proc)
+            if attempt == 3 or "address already in use" not in log.read_text():
+                raise
+            print(f"{what}: a port was taken before it bound it; again on new ports", flush=True)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def running_cluster(version: str, binaries: dict[str, Path], etcd: Path, workdir: Path) -> Iterator[Cluster]:
     """etcd, then kube-apiserver (loopback, random ports); on exit the API server stops before etcd."""
     if shutil.which("openssl") is None:
         raise RuntimeError("openssl is required to create the service-account signing key of the test API server")
     workdir.mkdir(parents=True, exist_ok=True)
-    etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
-    etcd_log, api_log = workdir / "etcd.log", workdir / "kube-apiserver.log"
+    key = workdir / "sa.key"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    token = secrets.token_hex(16)
+    (workdir / "tokens.csv").write_text(f'{token},argos-test-admin,argos-test-admin,"system:masters"\n')
+    ctx = create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, CERT_NONE
+
+    def etcd_command(port: int, peer: int) -> list[str]:
+        return [
+            str(etcd),
+            "--data-dir", str(workdir / f"etcd-{port}"),  # a fresh member on each attempt
+            "--listen-client-urls", f"http://127.0.0.1:{port}",
+            "--advertise-client-urls", f"http://127.0.0.1:{port}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", f"default=http://127.0.0.1:{peer}",
+            "--unsafe-no-fsync",
+            "--log-level", "warn",
+        ]  # fmt: skip
+
+    def etcd_ready(port: int, _peer: int) -> bool:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200
+
+    def api_command(port: int) -> list[str]:
+        return [
+            str(binaries["kube-apiserver"]),
+            "--etcd-servers", etcd_url,
+            "--bind-address", "127.0.0.1",
+            "--advertise-address", "127.0.0.1",
+            "--secure-port", str(port),
+            "--cert-dir", str(workdir / "certs"),
+            "--token-auth-file", str(workdir / "tokens.csv"),
+            "--authorization-mode", "RBAC",
+            "--service-account-issuer", "https://kubernetes.default.svc",
+            "--service-account-key-file", str(key),
+            "--service-account-signing-key-file", str(key),
+            "--service-cluster-ip-range", "10.96.0.0/16",
+            # No Endpoints for the kubernetes Service: with a loopback address 1.37 refuses to start.
+            "--endpoint-reconciler-type", "none",
+            "--v", "1",
+        ]  # fmt: skip
+
+    def api_ready(port: int) -> bool:
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/readyz", headers={"Authorization": f"Bearer {token}"})
+        return urllib.request.urlopen(req, timeout=2, context=ctx).status == 200
+
+    etcd_proc, (etcd_port, _) = _start("etcd", etcd_command, etcd_ready, workdir / "etcd.log", ports=2)
     etcd_url = f"http://127.0.0.1:{etcd_port}"
-    with etcd_log.open("w") as out:
-        etcd_proc = subprocess.Popen(
-            [
-                str(etcd),
-                "--data-dir", str(workdir / "etcd"),
-                "--listen-client-urls", etcd_url,
-                "--advertise-client-urls", etcd_url,
-                "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
-                "--unsafe-no-fsync",
-                "--log-level", "warn",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
     api_proc: subprocess.Popen | None = None
     try:
-        health = f"{etcd_url}/health"
-        _wait(etcd_proc, "etcd", lambda: urllib.request.urlopen(health, timeout=2).status == 200, etcd_log)
-        key = workdir / "sa.key"
-        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-        token = secrets.token_hex(16)
-        (workdir / "tokens.csv").write_text(f'{token},argos-test-admin,argos-test-admin,"system:masters"\n')
-        with api_log.open("w") as out:
-            api_proc = subprocess.Popen(
-                [
-                    str(binaries["kube-apiserver"]),
-                    "--etcd-servers", etcd_url,
-                    "--bind-address", "127.0.0.1",
-                    "--advertise-address", "127.0.0.1",
-                    "--secure-port", str(api_port),
-                    "--cert-dir", str(workdir / "certs"),
-                    "--token-auth-file", str(workdir / "tokens.csv"),
-                    "--authorization-mode", "RBAC",
-                    "--service-account-issuer", "https://kubernetes.default.svc",
-                    "--service-account-key-file", str(key),
-                    "--service-account-signing-key-file", str(key),
-                    "--service-cluster-ip-range", "10.96.0.0/16",
-                    # No Endpoints for the kubernetes Service: with a loopback address 1.37 refuses to start.
-                    "--endpoint-reconciler-type", "none",
-                    "--v", "1",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        url = f"https://127.0.0.1:{api_port}"
-        ctx = create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, CERT_NONE
-
-        def ready() -> bool:
-            req = urllib.request.Request(f"{url}/readyz", headers={"Authorization": f"Bearer {token}"})
-            return urllib.request.urlopen(req, timeout=2, context=ctx).status == 200
-
         started = time.monotonic()
-        _wait(api_proc, f"kube-apiserver {version}", ready, api_log)
+        api_log = workdir / "kube-apiserver.log"
+        api_proc, (api_port,) = _start(f"kube-apiserver {version}", api_command, api_ready, api_log, ports=1)
+        url = f"https://127.0.0.1:{api_port}"
         kubeconfig = workdir / "kubeconfig"
         kubeconfig.write_text(
             "apiVersion: v1\nkind: Config\ncurrent-context: test\n"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from k8s_apiserver import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = os.environ.get("KIND_CLUSTER", "argos-smoke")
@@ -87,12 +88,6 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 900, every: f
             last = exc
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PortForward:

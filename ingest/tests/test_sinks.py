@@ -25,7 +25,7 @@ def test_kafka_sink_without_a_broker_names_the_key_and_the_fix():
 
     from argos.settings import KafkaSettings
     from argos_ingest.sinks import KafkaSink
-    from argos_testkit.kafka_broker import free_port
+    from argos_testkit.ports import free_port
 
     with pytest.raises(ConnectionError, match=r"kafka.bootstrap='127.0.0.1:\d+'.*Fix: .*ARGOS_KAFKA__BOOTSTRAP"):
         KafkaSink(KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"))

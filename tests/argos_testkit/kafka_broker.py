@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,17 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from argos_etl.jars import kafka_broker_jars
+from argos_testkit.ports import free_port
 
 _LOG4J = """<Configuration status="WARN"><Appenders><Console name="c" target="SYSTEM_OUT">
 <PatternLayout pattern="[%d] %p %m (%c)%n"/></Console></Appenders>
 <Loggers><Root level="WARN"><AppenderRef ref="c"/></Root>
 <Logger name="kafka.server.KafkaRaftServer" level="INFO"/></Loggers></Configuration>"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class KafkaBroker:

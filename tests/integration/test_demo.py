@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from argos_testkit.kafka_broker import free_port
+from argos_testkit.ports import free_port
 
 
 def argos(*args: str, **kw) -> subprocess.CompletedProcess[str]:

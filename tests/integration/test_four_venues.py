@@ -19,7 +19,7 @@ from argos_testkit.fake_bybit import FakeBybit
 from argos_testkit.fake_coinbase import FakeCoinbase
 from argos_testkit.fake_okx import FakeOkx
 from argos_testkit.fake_venue import VenueFault
-from argos_testkit.kafka_broker import free_port
+from argos_testkit.ports import free_port
 
 BYBIT_SPOT_ID = 2_290_000_000_000_000_000  # the fake's spot ids: this plus its fill number
 GARBAGE = "{this is not json"

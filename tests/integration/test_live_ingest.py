@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 from argos_testkit import FakeBinance, Fault
-from argos_testkit.kafka_broker import free_port
+from argos_testkit.ports import free_port
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 GARBAGE = "{this is not json"
