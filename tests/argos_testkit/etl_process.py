@@ -27,6 +27,23 @@ with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as out:
 """
 
 
+_MIGRATE_DB = """
+import sys
+from argos.clickhouse import connect
+from argos.settings import ClickHouseSettings
+from argos_schema.migrate import migrate
+client = connect("chdb://" + sys.argv[1], ClickHouseSettings())
+migrate(client)
+for sql in sys.argv[2:]:
+    client.command(sql)
+"""
+
+
+def migrate_db(db: Path, *statements: str) -> None:
+    """Migrate an embedded database, then run ``statements``, in a child that owns it only while it runs."""
+    subprocess.run([sys.executable, "-c", _MIGRATE_DB, str(db), *statements], check=True)
+
+
 class EtlProcess:
     """``argos etl`` against one data dir, configured only by the ``ARGOS_*`` variables given here."""
 

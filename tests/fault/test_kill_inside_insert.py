@@ -30,6 +30,7 @@ import pytest
 from argos.contract import Trade, encode
 from argos_etl.sink import split
 from argos_etl.transforms import enrich, parse
+from argos_testkit.etl_process import migrate_db
 
 from .conftest import HEAVY
 
@@ -90,9 +91,7 @@ def _rename_delay() -> list[str]:
 
 def test_kills_at_random_moments_inside_inserts_lose_and_duplicate_nothing(spark, tmp_path):
     db = tmp_path / "clickhouse"
-    subprocess.run([sys.executable, "-c", "import sys; from argos.clickhouse import connect; from argos.settings "
-                    "import ClickHouseSettings; from argos_schema.migrate import migrate; "
-                    "migrate(connect('chdb://' + sys.argv[1], ClickHouseSettings()))", str(db)], check=True)
+    migrate_db(db)
     paths = _batches(spark, tmp_path, 3 * ROUNDS)
     rng, delay = random.Random(11), _rename_delay()
     window = 0.8 if delay else 0.1  # seconds after a batch's start: its whole insert

@@ -9,13 +9,12 @@ view's did; and between a table's de-duplication record and its part's commit.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from argos_ingest.sinks import SpoolSink
 from argos_ingest.synthetic import SyntheticMarket
+from argos_testkit.etl_process import migrate_db
 
 from .conftest import assert_candles_match
 
@@ -25,13 +24,8 @@ COUNTS = ("SELECT (SELECT count() FROM argos.trades) AS trades, (SELECT uniqExac
           "(SELECT toInt64(sum(buy_trades + sell_trades)) FROM argos.flow_1m) AS in_flow")
 ALL = {"trades": 3_000, "ids": 3_000, "in_candles": 3_000, "in_flow": 3_000}
 
-_COMMAND = ("import sys; from argos.clickhouse import connect; from argos.settings import ClickHouseSettings; "
-            "from argos_schema.migrate import migrate; c = connect('chdb://' + sys.argv[1], ClickHouseSettings()); "
-            "migrate(c); c.command(sys.argv[2])")
-
-
 def _command(runner, sql: str) -> None:
-    subprocess.run([sys.executable, "-c", _COMMAND, str(runner.data_dir / "clickhouse"), sql], check=True)
+    migrate_db(runner.data_dir / "clickhouse", sql)
 
 
 def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl):
