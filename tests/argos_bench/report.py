@@ -18,6 +18,11 @@ def _f(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _figure(value: Any) -> str:
+    """A compared figure: ratios (under 10) to two decimals, so that 0.49 -> 0.44 does not read 0.5 -> 0.4."""
+    return _f(value, 2 if isinstance(value, int | float) and abs(value) < 10 else 1)
+
+
 def _via(lat: dict[str, Any]) -> str:
     """How a latency run's trades travelled: Kafka (the default) or the embedded default's spool files."""
     return " via spool files" if lat.get("source") == "spool" else ""
@@ -102,7 +107,7 @@ def changes_table(changes: list[Change], compared: str) -> Table:
         t.add_column(name, justify="left" if name == "figure" else "right")
     for c in changes:
         flag = "[red]REGRESSED[/red]" if c.regressed() else ""
-        t.add_row(c.name, _f(c.before, 1), _f(c.after, 1), f"{c.ratio:.2f}", flag)
+        t.add_row(c.name, _figure(c.before), _figure(c.after), f"{c.ratio:.2f}", flag)
     return t
 
 
@@ -230,7 +235,7 @@ def markdown(results: dict[str, Any], images: list[Path], command: str) -> str:
         lines += ["## Against the previous report", "", prev["compared"] + ".", ""]
         if prev["changes"]:
             lines += ["| figure | before | now | |", "| --- | --- | --- | --- |"]
-            lines += [f"| {k} | {_f(v['before'], 1)} | {_f(v['after'], 1)} | "
+            lines += [f"| {k} | {_figure(v['before'])} | {_figure(v['after'])} | "
                       f"{'**regressed**' if k in prev['regressions'] else ''} |" for k, v in prev["changes"].items()]
             lines.append("")
     if errors := results.get("errors"):
