@@ -64,6 +64,10 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         # (rather than via hugeMethodLimit=8000, which generates the whole-stage code every micro-batch only to
         # discard it) saves ~30 ms of each small batch; big batches run as fast.
         "spark.sql.codegen.wholeStage": "false",
+        # Each task borrows a cached Kafka consumer per partition (a split one: per range) it reads; past the pool's
+        # capacity (default 64) returned consumers are closed and made anew the next batch. At 256 partitions and
+        # 5k/s that doubled a micro-batch of the source alone (docs/benchmarks item 31).
+        "spark.kafka.consumer.cache.capacity": str(max(64, 2 * settings.kafka.partitions)),
         # No state store: its coordinator's per-batch lag report is an RPC for nothing.
         "spark.sql.streaming.stateStore.coordinatorReportSnapshotUploadLag": "false",
         **local_checkpoint_conf(settings.checkpoint_dir),
