@@ -84,7 +84,9 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def _start(what: str, command: Callable[..., list[str]], ready: Callable[..., bool], log: Path, ports: int):
+def _start(
+    what: str, command: Callable[..., list[str]], ready: Callable[..., bool], log: Path, ports: int
+) -> tuple[subprocess.Popen, list[int]]:
     """Start a server on ``ports`` free ports, on new ones if another process bound one first; wait until ready.
 
     A free port is only free until someone binds it: CI once saw kube-apiserver exit with "address already in use".

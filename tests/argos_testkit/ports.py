@@ -15,7 +15,8 @@ def free_port() -> int:
     A port from ``bind(0)`` lies in the ephemeral range, where any outgoing connection on the machine may take it
     before the server binds it (or while a restarted broker is down); below that range only an explicit bind can.
     """
-    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    linux = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low, high = (int(n) for n in linux.read_text().split()) if linux.exists() else (49_152, 65_535)  # IANA's range
     outside = [*range(10_000, low), *range(high + 1, 65_536)]
     while True:
         port = random.choice(outside)
