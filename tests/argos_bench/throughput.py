@@ -16,6 +16,7 @@ from argos.contract import encode
 from argos_bench.harness import (
     SYMBOLS,
     Bench,
+    send,
 )
 from argos_ingest.synthetic import SyntheticMarket
 
@@ -24,7 +25,7 @@ def ingest(bench: Bench) -> dict[str, Any]:
     """normalize (Binance frame -> Trade) + encode + produce, against the raw producer ceiling."""
     from kafka import KafkaProducer
 
-    from argos_ingest.sinks import KafkaSink, SinkFull
+    from argos_ingest.sinks import KafkaSink
     from argos_ingest.venues.binance import parse_message
 
     n = bench.profile.ingest_messages
@@ -45,13 +46,7 @@ def ingest(bench: Bench) -> dict[str, Any]:
     def argos_path() -> None:
         sink = KafkaSink(settings.kafka)
         for i, frame in enumerate(frames):
-            record = parse_message(frame, "spot")
-            while True:  # as the ingest's pump: a full sink (100k records unacknowledged) waits for room
-                try:
-                    sink.send(record)
-                    break
-                except SinkFull:
-                    sink.wait_for_room()
+            send(sink, parse_message(frame, "spot"))
             if i % 10_000 == 0:
                 bench.progress("ingest", 0.5 * i / n)
         sink.close()
