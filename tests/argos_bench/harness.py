@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from argos.contract import Trade
+from argos.contract import Record, Trade
 from argos.settings import Settings, load_settings
+from argos_ingest.sinks import KafkaSink, SinkFull
 
 log = logging.getLogger("argos_bench")
 
@@ -61,10 +62,8 @@ class Profile:
                    soak_seconds=600, warm_up=((2_000, 15), (10_000, 20)))
 
 
-def send(sink: Any, record: Any) -> None:
+def send(sink: KafkaSink, record: Record) -> None:
     """Send as the ingest's pump does: a full sink (100k records unacknowledged) is waited on, not an error."""
-    from argos_ingest.sinks import SinkFull
-
     while True:
         try:
             return sink.send(record)
@@ -210,8 +209,6 @@ class Bench:
 
     def produce(self, settings: Settings, trades: Iterator[Trade], n: int, stage: str) -> float:
         """Send trades through the production Kafka sink; returns seconds."""
-        from argos_ingest.sinks import KafkaSink
-
         sink = KafkaSink(settings.kafka)
         t0 = time.perf_counter()
         for i, trade in enumerate(trades):
