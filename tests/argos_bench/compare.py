@@ -47,8 +47,11 @@ def headline(results: dict[str, Any]) -> dict[str, tuple[float, bool]]:
     for run in (results.get("scaling") or {}).get("runs", []):
         partitions = run.get("partitions", run["symbols"])  # reports before 2026-11-26: one per symbol
         out[f"scaling {run['symbols']} symbols / {partitions} partitions vs 1"] = (run["throughput_vs_1"], True)
-    for point in (results.get("knee") or {}).get("points", []):
+    knee = results.get("knee") or {}
+    for point in knee.get("points", []):
         out[f"knee p99 ms @ {point['rate_target']:,}/s"] = (point["end_to_end"]["p99"], False)
+    for point in (knee.get("light_generator") or {}).get("points", []):
+        out[f"knee (librdkafka generator) p99 ms @ {point['rate_target']:,}/s"] = (point["end_to_end"]["p99"], False)
     return out
 
 

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +16,7 @@ from argos_bench.harness import (
     SYMBOLS,
     Bench,
     CountingWriter,
+    log,
     median,
     symbols_for,
     wait_until,
@@ -29,7 +32,7 @@ SETTLE_SECONDS = 5.0
 
 def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partitions: int | None = None,
             stage: str = "", rss_every: float = 1.0, keep_series: bool = False,
-            source: str = "kafka") -> dict[str, Any]:
+            source: str = "kafka", producer: str = "argos") -> dict[str, Any]:
     """A steady offered rate (multi-process generator) through Kafka (or the embedded default's spool files)
     -> ETL; p50/p95/p99 per stage from the stored row times (after the first ``SETTLE_SECONDS``; with them
     under ``with_startup``), and peak RSS of the driver, the JVM and the Python workers meanwhile."""
@@ -52,7 +55,7 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
     writer = CountingWriter(ClickHouseBatchWriter(settings, _QueryId(bench.spark), bench.client), bench.client, db)
     query = start(bench.spark, settings, writer)
     load = Load(bench.bootstrap, settings.kafka.topic, rate, seconds, tuple(symbols), seed=rate,
-                spool_dir=str(settings.spool_dir) if source == "spool" else "")
+                spool_dir=str(settings.spool_dir) if source == "spool" else "", producer=producer)
     try:
         wait_until(lambda: writer.rows >= 100, 120, "latency warm-up", query)
         warm_sent = 0
@@ -66,12 +69,12 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
         begin_us = now_us()
         with RssSampler(bench.spark, rss_every) as rss:
             generated: dict[str, float] = {}
-            producer = threading.Thread(target=lambda: generated.update(generate(load)), daemon=True)
-            producer.start()
+            generator = threading.Thread(target=lambda: generated.update(generate(load)), daemon=True)
+            generator.start()
             t_start = time.monotonic()
-            while producer.is_alive():
+            while generator.is_alive():
                 bench.progress(stage, 0.8 * min(1.0, (time.monotonic() - t_start) / (seconds + 3)))
-                producer.join(0.5)
+                generator.join(0.5)
             if not generated:
                 raise RuntimeError(f"the load generator failed at {rate}/s")
             sent = 100 + warm_sent + int(generated["sent"])
@@ -99,7 +102,8 @@ def latency(bench: Bench, rate: int, seconds: float, symbols: list[str], partiti
                                       f"trade_time >= fromUnixTimestamp64Micro({begin_us})").result_rows[0][0])
     settle = min(SETTLE_SECONDS, seconds / 4)
     row = measure(first_us + int(settle * 1e6))
-    out: dict[str, Any] = {"source": source, "rate_target": rate, "rate_achieved": generated["rate_achieved"],
+    out: dict[str, Any] = {"source": source, "producer": producer, "rate_target": rate,
+                           "rate_achieved": generated["rate_achieved"],
                            "generator_processes": generated["processes"], "seconds": seconds,
                            "memory": {**rss.summary(), **({"series": rss.series} if keep_series else {})},
                            "rows": int(whole[0]), "steady_rows": int(row[0]), "symbols": len(symbols),
@@ -191,19 +195,30 @@ def knee(bench: Bench) -> dict[str, Any]:
         out: dict[str, Any] = {"skipped": "quick profile: the knee search runs only in the full profile"}
         bench.results["knee"] = out
         return out
+    out = _climb(bench, bench.profile.knee_rates, "argos")
+    # Again with a generator that leaves the pipeline most of the CPU (loadgen.LibrdkafkaSink), from 10k/s.
+    if importlib.util.find_spec("confluent_kafka") is None:
+        out["light_generator"] = {"skipped": "confluent-kafka is not installed: pip install -e '.[bench]'"}
+        log.warning("knee with the librdkafka generator skipped: %s", out["light_generator"]["skipped"])
+    else:
+        out["light_generator"] = _climb(bench, [r for r in bench.profile.knee_rates if r >= 10_000], "librdkafka")
+    bench.results["knee"] = out
+    return out
+
+
+def _climb(bench: Bench, rates: Iterable[int], producer: str) -> dict[str, Any]:
     points, best = [], None
-    for rate in bench.profile.knee_rates:
-        point = latency(bench, rate, bench.profile.knee_seconds, SYMBOLS[:4], stage=f"knee @ {rate:,}/s")
+    for rate in rates:
+        point = latency(bench, rate, bench.profile.knee_seconds, SYMBOLS[:4], producer=producer,
+                        stage=f"knee @ {rate:,}/s" + (f" ({producer})" if producer != "argos" else ""))
         point["met"] = point["end_to_end"]["p99"] < P99_TARGET_MS and point["rate_achieved"] >= 0.95 * rate
         points.append(point)
         if point["met"]:
             best = rate
         elif point["end_to_end"]["p99"] > 5 * P99_TARGET_MS:
             break  # well past the knee: higher rates only queue more
-    out = {"knee_trades_per_s": best, "criterion": f"p99 < {P99_TARGET_MS} ms and achieved >= 0.95 x offered",
-           "points": points}
-    bench.results["knee"] = out
-    return out
+    return {"knee_trades_per_s": best, "producer": producer,
+            "criterion": f"p99 < {P99_TARGET_MS} ms and achieved >= 0.95 x offered", "points": points}
 
 
 def soak(bench: Bench, rate: int = 5_000) -> dict[str, Any]:

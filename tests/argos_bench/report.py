@@ -64,13 +64,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if mem := lat.get("memory"):
             out.append((f"Peak RSS{_via(lat)} @ {lat['rate_target']:,}/s, MiB", f"driver {_f(mem['driver_peak_mib'])}",
                         f"JVM {_f(mem['jvm_peak_mib'])}", f"workers {_f(mem['workers_peak_mib'])}"))
-    if (kn := results.get("knee")) and "points" in kn:
+    knee = results.get("knee") or {}
+    for kn, via in ((knee, ""), (knee.get("light_generator") or {}, " (librdkafka generator)")):
+        if "skipped" in kn and via:
+            out.append((f"Knee{via}", f"skipped: {kn['skipped']}", "", ""))
+        if "points" not in kn:
+            continue
         for p in kn["points"]:
             e = p["end_to_end"]
-            out.append((f"Knee search @ {p['rate_target']:,}/s offered ({p['generator_processes']} generator "
+            out.append((f"Knee search{via} @ {p['rate_target']:,}/s offered ({p['generator_processes']} generator "
                         f"processes), ms", f"p50 {_f(e['p50'])} · p99 {_f(e['p99'])}",
                         f"achieved {_f(p['rate_achieved'])}/s", "met" if p["met"] else "missed"))
-        out.append(("Knee: highest offered rate with p99 < 1 s", f"{_f(kn['knee_trades_per_s'])} trades/s", "", ""))
+        out.append((f"Knee{via}: highest offered rate with p99 < 1 s", f"{_f(kn['knee_trades_per_s'])} trades/s",
+                    "", ""))
     if (so := results.get("soak")) and "rss" in so:
         growth = " · ".join(f"{role} {_f(v['first_minute_mib'])}→{_f(v['last_minute_mib'])}"
                             for role, v in so["rss"].items())
