@@ -94,7 +94,7 @@ class PortForward:
     """`kubectl port-forward` that is restarted whenever it died (a pod restart ends a forward)."""
 
     def __init__(self, target: str, port: int) -> None:
-        self.target, self.port, self.local = target, port, free_port()
+        self.target, self.port, self.local = target, port, 0
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -105,17 +105,19 @@ class PortForward:
     def ensure(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
-        self.proc = subprocess.Popen(
-            ["kubectl", "-n", NAMESPACE, "port-forward", self.target, f"{self.local}:{self.port}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(
-            f"port-forward to {self.target}",
-            lambda: socket.create_connection(("127.0.0.1", self.local), 1).close() or True,
-            timeout=60,
-            every=1,
-        )
+        wait_for(f"port-forward to {self.target}", self._start, timeout=60, every=1)
+
+    def _start(self) -> bool:
+        """Start the forward if it is not running, on a new free port (the last may have been taken); True once up."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.local = free_port()
+            self.proc = subprocess.Popen(
+                ["kubectl", "-n", NAMESPACE, "port-forward", self.target, f"{self.local}:{self.port}"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        socket.create_connection(("127.0.0.1", self.local), 1).close()
+        return True
 
     def close(self) -> None:
         if self.proc is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8s_apiserver import Cluster, free_port, install_crds, namespace, running_cluster
+from k8s_apiserver import Cluster, install_crds, namespace, running_cluster
 from k8s_binaries import etcd_binary, kubernetes_binaries, pins, spark_operator_binary
 from renders import ALTINITY_KINDS, crd_files, objects, render
 
@@ -68,7 +68,7 @@ def submitted(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "JAVA_HOME": java_home(),
     }
     cmd = [str(operator), "controller", "start", f"--namespaces={NS}", "--leader-election=false",
-           "--metrics-bind-address=0", f"--health-probe-bind-address=127.0.0.1:{free_port()}",
+           "--metrics-bind-address=0", "--health-probe-bind-address=0",  # "0": not served (controller-runtime)
            "--enable-ui-service=true"]  # fmt: skip
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)

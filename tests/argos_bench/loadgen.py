@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from argos.contract import Trade, encode
+from argos_ingest.sinks import PRODUCER_SETTINGS
 
 PER_PROCESS_MAX = {"argos": 5_000, "librdkafka": 10_000}  # trades/s one process sustains here beside Spark
 
@@ -50,9 +51,8 @@ class LibrdkafkaSink:
 
         self.topic, self.failed = topic, 0
         self._producer = Producer({
-            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "compression.type": "lz4",
-            "linger.ms": 20, "batch.size": 256 * 1024, "partitioner": "murmur2_random",
-            "queue.buffering.max.messages": 100_000})
+            "bootstrap.servers": bootstrap, **{key.replace("_", "."): v for key, v in PRODUCER_SETTINGS.items()},
+            "partitioner": "murmur2_random", "queue.buffering.max.messages": 100_000})
 
     def _delivered(self, error: object, _message: object) -> None:
         self.failed += error is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,10 @@ def changes_table(changes: list[Change], compared: str) -> Table:
         flag = "[red]REGRESSED[/red]" if c.regressed() else ""
         t.add_row(c.name, _figure(c.before), _figure(c.after), f"{c.ratio:.2f}", flag)
     return t
+
+
+def can_plot() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def plots(results: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:

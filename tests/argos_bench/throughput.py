@@ -25,7 +25,7 @@ def ingest(bench: Bench) -> dict[str, Any]:
     """normalize (Binance frame -> Trade) + encode + produce, against the raw producer ceiling."""
     from kafka import KafkaProducer
 
-    from argos_ingest.sinks import KafkaSink
+    from argos_ingest.sinks import PRODUCER_SETTINGS, KafkaSink
     from argos_ingest.venues.binance import parse_message
 
     n = bench.profile.ingest_messages
@@ -52,10 +52,7 @@ def ingest(bench: Bench) -> dict[str, Any]:
         sink.close()
 
     def raw_path() -> None:
-        producer = KafkaProducer(
-            bootstrap_servers=bench.bootstrap.split(","), acks="all", enable_idempotence=True,
-            compression_type="lz4", linger_ms=20, batch_size=256 * 1024, retries=2**31 - 1,
-            max_in_flight_requests_per_connection=5)
+        producer = KafkaProducer(bootstrap_servers=bench.bootstrap.split(","), **PRODUCER_SETTINGS)
         for i, (value, key) in enumerate(encoded):
             producer.send(settings.kafka.topic, value=value, key=key)
             if i % 10_000 == 0:
