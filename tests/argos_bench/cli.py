@@ -57,8 +57,8 @@ def bench(
     path, md, images = report.write(results, out, command)
     Console().print(report.table(results))
     Console().print(report.changes_table(changes, compared))
-    plots = (f" and {len(images)} plots" if images else "" if report.can_plot()
-             else " (no plots: pip install matplotlib)")
+    missing = "" if report.can_plot() else " (no plots: pip install matplotlib)"  # else: nothing in this run to plot
+    plots = f" and {len(images)} plots" if images else missing
     console.print(f"wrote {path}, {md}{plots}")
     if results.get("errors"):
         console.print(f"[red]failed steps: {', '.join(results['errors'])}[/red]")
