@@ -32,11 +32,13 @@ log = logging.getLogger("argos.etl")
 LOG4J = "log4j2.properties"
 SPOOL_FILE_RECORDS = 5_000  # records per spool file (argos_ingest.sinks.SpoolSink default)
 READ_SPLITS = 4  # offset ranges per read task in a full batch, so that one skewed Kafka partition is shared out
-# How long the broker may hold a fetch that finds no new data (Kafka's default: 500 ms). Spark's cached consumer
-# keeps a prefetch in flight after each read; at the end of a backlog, or for a partition that went quiet, the
-# next read of that consumer waits for it: a whole batch at 1k/s took 1.1 s instead of 0.2 s, a 64-partition
-# drain ran at half speed. Low, not 0: a consumer polling for data that is not there must not spin.
-FETCH_MAX_WAIT_MS = 10
+# How long the broker may hold a fetch that finds no new data (Kafka's default: 500 ms). After each poll Spark's
+# consumer keeps a prefetch in flight and then looks up the partition's earliest and latest offsets; the broker
+# serves one request per connection at a time, so at the end of a partition's data those lookups wait out the held
+# prefetch: once per partition and micro-batch (500 ms: a 1k/s batch took 1.1 s instead of 0.2 s; 10 ms: 256
+# partitions' 5k/s batches took ~1.3 s longer; docs/benchmarks items 20 and 36). 1, not 0: a consumer polling for
+# data that is not there must not spin.
+FETCH_MAX_WAIT_MS = 1
 # Kafka's consumer reports every metric it registers to JMX and to KIP-714 telemetry; with one consumer per
 # partition that was ~12% of the JVM's CPU reading 256 partitions, for metrics nothing here reads (docs item 35).
 # `metric.reporters` empty disables JMX from kafka-clients 4.0 on; `auto.include.jmx.reporter` before (3.9, Spark 4.2).
