@@ -49,7 +49,8 @@ class KafkaSettings(_Section):
     bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers, comma-separated.")
     topic: str = Field("argos.trades", description="Topic that carries wire-format trades.")
     partitions: int = Field(
-        3, ge=1, description="Partitions of the topic (when Argos creates it); also sizes Spark's Kafka consumer pool."
+        3, ge=1, description="Partitions of the topic (when Argos creates it); also sizes Spark's Kafka consumer pool "
+        "and sets its prefetch wait."
     )
     replication_factor: int = Field(1, ge=1, description="Replication factor when Argos creates the topic.")
     security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")

@@ -1,6 +1,6 @@
 """The ETL's Spark settings that depend on where the checkpoint lives."""
 
-from argos_etl.job import FS_CHECKPOINTS, local_checkpoint_conf
+from argos_etl.job import FETCH_MAX_WAIT_MS, FS_CHECKPOINTS, fetch_max_wait_ms, local_checkpoint_conf
 
 
 def test_a_local_checkpoint_is_written_with_plain_renames_on_the_raw_local_fs():
@@ -13,3 +13,10 @@ def test_a_local_checkpoint_is_written_with_plain_renames_on_the_raw_local_fs():
 def test_a_remote_checkpoint_keeps_sparks_own_checkpoint_manager():
     for path in ("s3a://bucket/argos/checkpoints", "hdfs://namenode:8020/argos/checkpoints"):
         assert local_checkpoint_conf(path) == {}, path
+
+
+def test_many_partitions_do_not_wait_out_held_prefetches() -> None:
+    """Per partition and batch the offset lookups wait out the broker's held prefetch (docs item 36)."""
+    assert fetch_max_wait_ms(3) == FETCH_MAX_WAIT_MS == 10
+    assert fetch_max_wait_ms(63) == 10
+    assert fetch_max_wait_ms(64) == fetch_max_wait_ms(256) == 1
