@@ -37,7 +37,7 @@ READ_SPLITS = 4  # offset ranges per read task in a full batch, so that one skew
 # serves one request per connection at a time, so at the end of a partition's data those lookups wait out the held
 # prefetch, once per partition and micro-batch (500 ms: a 1k/s batch took 1.1 s instead of 0.2 s). Many partitions
 # pay it many times: 1 ms there (256 partitions at 5k/s: p50 3.7-4.5 s -> 2.6-2.9 s); with few, 10 ms kept 10k/s
-# faster in every bench-order run (docs/benchmarks items 20 and 36). Never 0: a consumer polling for data that is
+# faster in both bench-order pairs (docs/benchmarks items 20 and 36). Never 0: a consumer polling for data that is
 # not there must not spin.
 FETCH_MAX_WAIT_MS = 10
 MANY_PARTITIONS, MANY_PARTITIONS_FETCH_MAX_WAIT_MS = 64, 1
@@ -46,6 +46,8 @@ MANY_PARTITIONS, MANY_PARTITIONS_FETCH_MAX_WAIT_MS = 64, 1
 def fetch_max_wait_ms(partitions: int) -> int:
     """The consumer's ``fetch.max.wait.ms`` for a topic of ``partitions``."""
     return MANY_PARTITIONS_FETCH_MAX_WAIT_MS if partitions >= MANY_PARTITIONS else FETCH_MAX_WAIT_MS
+
+
 # Kafka's consumer reports every metric it registers to JMX and to KIP-714 telemetry; with one consumer per
 # partition that was ~12% of the JVM's CPU reading 256 partitions, for metrics nothing here reads (docs item 35).
 # `metric.reporters` empty disables JMX from kafka-clients 4.0 on; `auto.include.jmx.reporter` before (3.9, Spark 4.2).

@@ -1,4 +1,4 @@
-"""The ETL's Spark settings that depend on where the checkpoint lives."""
+"""The ETL's Spark settings that depend on where the checkpoint lives and on the topic's partitions."""
 
 from argos_etl.job import FETCH_MAX_WAIT_MS, FS_CHECKPOINTS, fetch_max_wait_ms, local_checkpoint_conf
 
