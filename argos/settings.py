@@ -23,6 +23,11 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{1,20}([-_][A-Z0-9]{1,20}){0,3}$"
 # Quote assets counted as one US dollar for whale sizing (any other quote is priced by its <ASSET>USDT trades).
 USD_STABLECOINS: tuple[str, ...] = ("USD", "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDP", "DAI")
 VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
+# A micro-batch's default cap. Each Kafka partition's offset range costs a batch a fixed few ms (a poll, two offset
+# lookups, two generated projections), so a topic of many partitions gets 4,000 rows per partition: at 256
+# partitions a 300k-trade backlog drained at 0.75 of one partition's rate in 200k-row batches, 0.88 in one batch
+# (docs/benchmarks item 37).
+BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION = 200_000, 4_000
 
 
 class ConfigError(ValueError):
@@ -81,7 +86,10 @@ class SparkSettings(_Section):
         0.0, ge=0, description="Micro-batch trigger interval; 0 starts the next batch as soon as one ends "
         "(lowest latency; an idle query polls its source every 10 ms)."
     )
-    max_records_per_batch: int = Field(200_000, ge=1, description="Cap per micro-batch (backlog drains).")
+    max_records_per_batch: int = Field(
+        0, ge=0, description="Cap per micro-batch (backlog drains); 0: 200,000, or 4,000 per Kafka partition where "
+        "that is more (each partition's offset range costs a batch a fixed few ms, whatever its size).",
+    )
     shuffle_partitions: int = Field(2, ge=1, description="Executor-mode write partitions.")
     read_tasks: int = Field(
         0, ge=0, description="Spark tasks that read one micro-batch from Kafka (its partitions are coalesced onto "
@@ -230,6 +238,14 @@ class Settings(BaseSettings):
     @property
     def checkpoint_dir(self) -> str:
         return self.spark.checkpoint_dir or str(self.data_dir.resolve() / "checkpoints")
+
+    @property
+    def max_records_per_batch(self) -> int:
+        """The micro-batch cap: as set, else 200,000 rows, raised to 4,000 per partition of a Kafka source."""
+        if self.spark.max_records_per_batch:
+            return self.spark.max_records_per_batch
+        partitions = self.kafka.partitions if self.spark.source == "kafka" else 1
+        return max(BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION * partitions)
 
     @property
     def clickhouse_url(self) -> str:

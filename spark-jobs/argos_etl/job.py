@@ -115,7 +115,7 @@ def local_checkpoint_conf(checkpoint: str) -> dict[str, str]:
 
 def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
     """Raw payloads as ``raw`` (string), ``source`` (where they came from) and ``arrived`` (when they did)."""
-    limit = settings.spark.max_records_per_batch
+    limit = settings.max_records_per_batch
     if settings.spark.source == "kafka":
         kafka = settings.kafka
         tasks = settings.spark.read_tasks or spark.sparkContext.defaultParallelism

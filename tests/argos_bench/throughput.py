@@ -97,7 +97,7 @@ def etl(bench: Bench) -> dict[str, Any]:
            "dedup_cost_ratio": etl["trades_per_s"] / etl_no_dedup["trades_per_s"],
            "ratio": etl["trades_per_s"] / baseline["trades_per_s"], "stored_rows": int(stored[0]),
            "stored_distinct_ids": int(stored[1]), "partitions": settings.kafka.partitions,
-           "max_records_per_batch": settings.spark.max_records_per_batch}
+           "max_records_per_batch": settings.max_records_per_batch}
     bench.results["etl"] = out
     bench._etl_topic = settings.kafka.topic
     return out
