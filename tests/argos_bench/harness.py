@@ -49,6 +49,7 @@ class Profile:
     # (rate, seconds) offered before the first latency step: a running ETL's JVM has compiled both ways its batches
     # run (small ones interpreted, big ones as generated code; docs/benchmarks item 30)
     warm_up: tuple[tuple[int, float], ...] = ((2_000, 15),)
+    etl_rounds: int = 1  # count-only, drain, drain without de-duplication: the last round is reported
 
     @classmethod
     def quick(cls) -> Profile:
@@ -59,7 +60,7 @@ class Profile:
         return cls("full", 300_000, 2_000_000, (1_000, 10_000), 30, 20, 10_000_000, 20,
                    (1, 4, 16, 64, 256), 300_000, 5_000, 30,
                    knee_rates=(2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 40_000),
-                   soak_seconds=600, warm_up=((2_000, 15), (10_000, 20)))
+                   soak_seconds=600, warm_up=((2_000, 15), (10_000, 20)), etl_rounds=2)
 
 
 def send(sink: KafkaSink, record: Record) -> None:

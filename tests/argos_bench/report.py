@@ -230,6 +230,10 @@ def markdown(results: dict[str, Any], images: list[Path], command: str) -> str:
                   f"{e['insert_seconds']:.1f} s in `insert_arrow`, "
                   f"{e['startup_and_idle_seconds']:.1f} s query start-up and trigger waits. "
                   f"Stored {etl['stored_rows']:,} rows, {etl['stored_distinct_ids']:,} distinct ids.", ""]
+        if len(rounds := etl.get("rounds_trades_per_s", [])) > 1:
+            lines += ["Rounds in one JVM, the last reported (count-only · drain · drain without de-duplication, "
+                      "trades/s): " + "; ".join(" · ".join(_f(r[k]) for k in ("count_only", "etl", "etl_without_dedup"))
+                                                 for r in rounds) + ".", ""]
     if bd := results.get("etl_breakdown"):
         lines += [f"## ETL stages on a static read of {bd['trades']:,} trades "
                   "(Spark rows cumulative; ClickHouse rows alone)", "",
