@@ -24,9 +24,10 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{1,20}([-_][A-Z0-9]{1,20}){0,3}$"
 USD_STABLECOINS: tuple[str, ...] = ("USD", "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDP", "DAI")
 VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
 # A micro-batch's default cap. Each Kafka partition's offset range costs a batch a fixed few ms (a poll, two offset
-# lookups, two generated projections), so a topic of many partitions gets 4,000 rows per partition: at 256
-# partitions a 300k-trade backlog drained at 0.75 of one partition's rate in 200k-row batches, 0.88 in one batch
-# (docs/benchmarks item 37).
+# lookups, two generated projections), so where executors write, a topic of many partitions gets 4,000 rows per
+# partition: at 256 partitions a 300k-trade backlog drained at 0.75 of one partition's rate in 200k-row batches,
+# 0.88 in one batch (docs/benchmarks item 37). Not where the driver writes: it collects the whole batch, and a
+# 1,024,000-row one ran Spark's default 1 GiB driver heap out of memory (docs/benchmarks item 39).
 BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION = 200_000, 4_000
 
 
@@ -87,8 +88,9 @@ class SparkSettings(_Section):
         "(lowest latency; an idle query polls its source every 10 ms)."
     )
     max_records_per_batch: int = Field(
-        0, ge=0, description="Cap per micro-batch (backlog drains); 0: 200,000, or 4,000 per Kafka partition where "
-        "that is more (each partition's offset range costs a batch a fixed few ms, whatever its size).",
+        0, ge=0, description="Cap per micro-batch (backlog drains); 0: 200,000, or where executors write, 4,000 per "
+        "Kafka partition where that is more (each partition's offset range costs a batch a fixed few ms, whatever "
+        "its size; a driver that writes holds the whole batch).",
     )
     shuffle_partitions: int = Field(2, ge=1, description="Executor-mode write partitions.")
     read_tasks: int = Field(
@@ -241,11 +243,18 @@ class Settings(BaseSettings):
 
     @property
     def max_records_per_batch(self) -> int:
-        """The micro-batch cap: as set, else 200,000 rows, raised to 4,000 per partition of a Kafka source."""
+        """The micro-batch cap: as set, else 200,000 rows, raised to 4,000 per partition of a Kafka source that
+        executors write."""
         if self.spark.max_records_per_batch:
             return self.spark.max_records_per_batch
-        partitions = self.kafka.partitions if self.spark.source == "kafka" else 1
-        return max(BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION * partitions)
+        if self.spark.source != "kafka" or self.writes_from_driver:
+            return BATCH_RECORDS
+        return max(BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION * self.kafka.partitions)
+
+    @property
+    def writes_from_driver(self) -> bool:
+        """True when the driver inserts each whole micro-batch (the embedded engine, or ``write_mode=driver``)."""
+        return self.spark.write_mode == "driver" or (self.spark.write_mode == "auto" and self.embedded)
 
     @property
     def clickhouse_url(self) -> str:

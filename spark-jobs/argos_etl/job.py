@@ -88,7 +88,11 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         "spark.sql.streaming.stateStore.coordinatorReportSnapshotUploadLag": "false",
         **local_checkpoint_conf(settings.checkpoint_dir),
         "spark.ui.showConsoleProgress": "false",
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)}",
+        # Out of heap, Spark's thread that fetches task results dies and the query waits forever (a 1M-row batch
+        # collected by a 1 GiB driver did, docs/benchmarks item 39): the JVM exits instead, so the job ends with an
+        # error and whoever restarts it (kubelet, systemd, the user) resumes from the checkpoint.
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)} "
+                                         "-XX:+ExitOnOutOfMemoryError",
         **({"spark.jars": jars} if jars else {}),
         **settings.spark.conf,
     }

@@ -64,11 +64,11 @@ def split(batch: pa.Table | pa.RecordBatch, batch_id: int, process_time: datetim
     """
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     stamp = pa.scalar(process_time or datetime.now(UTC), PROCESS_TIME)
-    table = table.append_column("process_time", pa.array([stamp] * table.num_rows, PROCESS_TIME))
+    table = table.append_column("process_time", pa.repeat(stamp, table.num_rows))
     failed = pc.is_valid(table["reason"])
     trades = table.filter(pc.invert(failed)).select(list(TRADE_COLUMNS))
     dead = table.filter(failed).select(list(DEAD_LETTER_COLUMNS))
-    dead = dead.append_column("batch_id", pa.array([batch_id] * dead.num_rows, pa.uint64()))
+    dead = dead.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.uint64()), dead.num_rows))
     return trades, dead
 
 
@@ -106,8 +106,7 @@ class ClickHouseBatchWriter:
     def __init__(self, settings: Settings, query_id: Callable[[], str], client: Client | None = None) -> None:
         self.settings = settings
         self.query_id = query_id
-        mode = settings.spark.write_mode
-        self.from_driver = mode == "driver" or (mode == "auto" and settings.embedded)
+        self.from_driver = settings.writes_from_driver
         if settings.embedded and not self.from_driver:
             raise ValueError(
                 "spark.write_mode=executors cannot write the embedded engine (one process owns it). "

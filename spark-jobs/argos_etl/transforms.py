@@ -81,13 +81,7 @@ def parse(raw: DataFrame) -> DataFrame:
     """
     if "arrived" not in raw.columns:
         raw = raw.withColumn("arrived", F.current_timestamp())
-    # Parsed once: the corrupt-record column flags a payload Jackson could not read whole (bad JSON, or a
-    # field of the wrong type), so only those rows are parsed again to tell the two apart.
-    schema = StructType([*WIRE_SCHEMA.fields, StructField(_CORRUPT, StringType())])
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowSingleQuotes": "false"}
-    parsed = raw.withColumn("w", F.from_json("raw", schema, options))
-    fields = [F.col(f"w.{f.name}").alias(f.name) for f in schema.fields if f.name != "raw"]
-    out = parsed.select("raw", "source", "arrived", *fields, F.col("w.raw").alias("rejected_raw"))
+    out = decode(raw)
     out = out.withColumn("price_dec", F.expr(f"try_cast(price AS {PRICE})"))
     out = out.withColumn("qty_dec", F.expr(f"try_cast(qty AS {QTY})"))
     out = out.withColumn("size_dec", F.expr(f"try_cast(contract_size AS {DECIMAL})"))
@@ -98,6 +92,21 @@ def parse(raw: DataFrame) -> DataFrame:
         "raw", F.when(F.col("reject").isNotNull() & F.col("rejected_raw").isNotNull(), F.col("rejected_raw"))
         .otherwise(F.col("raw"))
     ).drop("rejected_raw", _CORRUPT)
+
+
+def decode(raw: DataFrame) -> DataFrame:
+    """``raw``, ``source``, ``arrived`` and the payload's wire fields, ``rejected_raw`` (a reject's venue payload)
+    and ``_corrupt``, from one JSON parse.
+
+    The corrupt-record column flags a payload Jackson could not read whole (bad JSON, or a field of the wrong
+    type); only those rows are parsed again (``_reason``) to tell the two apart. This parse is most of the
+    transform's cost: ~10 CPU-µs per 370-byte trade, and no other JSON path in Spark is cheaper (docs item 39).
+    """
+    schema = StructType([*WIRE_SCHEMA.fields, StructField(_CORRUPT, StringType())])
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowSingleQuotes": "false"}
+    parsed = raw.withColumn("w", F.from_json("raw", schema, options))
+    fields = [F.col(f"w.{f.name}").alias(f.name) for f in schema.fields if f.name != "raw"]
+    return parsed.select("raw", "source", "arrived", *fields, F.col("w.raw").alias("rejected_raw"))
 
 
 def _instrument_defaults(df: DataFrame) -> DataFrame:
