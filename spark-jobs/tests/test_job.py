@@ -1,4 +1,8 @@
-"""The ETL's Spark settings that depend on where the checkpoint lives and on the topic's partitions."""
+"""The ETL's Spark settings that depend on where the checkpoint lives and on the topic's partitions, and its JVM."""
+
+import os
+import subprocess
+import sys
 
 from argos.settings import load_settings
 from argos_etl.job import FETCH_MAX_WAIT_MS, FS_CHECKPOINTS, fetch_max_wait_ms, local_checkpoint_conf
@@ -36,3 +40,21 @@ def test_a_batch_of_many_partitions_holds_more_rows_where_executors_write_unless
     assert cap(partitions=256, max_records_per_batch=5_000) == 5_000  # a set cap is kept
     assert cap("chdb:///tmp/argos", partitions=256) == cap(partitions=256, write_mode="driver") == 200_000
     assert cap("chdb:///tmp/argos", partitions=256, max_records_per_batch=1_024_000) == 1_024_000
+
+
+OUT_OF_HEAP = """
+from argos.settings import load_settings
+from argos_etl.job import spark_session
+settings = load_settings(spark={"source": "spool", "master": "local[2]",
+                                "conf": {"spark.ui.enabled": "false", "spark.driver.memory": "512m"}})
+spark_session(settings).range(0, 40_000_000, numPartitions=2).selectExpr("id", "repeat('x', 20) AS s").toArrow()
+"""
+
+
+def test_the_local_driver_jvm_exits_when_out_of_heap() -> None:
+    """Out of heap in its task-result thread, Spark's driver left the query waiting forever (docs item 39): the
+    JVM ends instead (the job fails, and whoever restarts it resumes from the checkpoint)."""
+    run = subprocess.run([sys.executable, "-c", OUT_OF_HEAP], capture_output=True, text=True, timeout=240,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert run.returncode != 0
+    assert "Terminating due to java.lang.OutOfMemoryError" in run.stdout + run.stderr, run.stderr[-2000:]
