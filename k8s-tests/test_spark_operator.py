@@ -149,3 +149,15 @@ def test_application_is_submitted(cluster: Cluster, submitted: dict) -> None:
             break
         time.sleep(1)
     assert state in ("SUBMITTED", "RUNNING"), f"{state}\n{submitted['log'].read_text()[-3000:]}"
+
+
+def test_driver_and_executors_exit_when_out_of_heap(cluster: Cluster, submitted: dict) -> None:
+    """The chart's javaOptions reach the spark.properties the driver starts with (and hands its executors)."""
+    volumes = {v["name"]: v for v in submitted["pod"]["spec"]["volumes"]}
+    conf_map = volumes["spark-conf-volume-driver"]["configMap"]["name"]
+    data = json.loads(cluster.kubectl("get", "configmap", conf_map, "-n", NS, "-o", "json").stdout)["data"]
+    props = dict(
+        line.replace("\\", "").split("=", 1) for line in data["spark.properties"].splitlines() if "=" in line
+    )
+    for role in ("driver", "executor"):
+        assert "-XX:+ExitOnOutOfMemoryError" in props.get(f"spark.{role}.extraJavaOptions", ""), props

@@ -91,7 +91,8 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         # Out of heap, Spark's thread that fetches task results dies and the query waits forever (a 1M-row batch
         # collected by a 1 GiB driver did, docs/benchmarks item 39): the JVM exits instead, so the job ends with an
         # error and whoever restarts it resumes from the checkpoint. Takes effect where pyspark launches the JVM
-        # (local mode); on Kubernetes spark-submit has started the driver before this session is built.
+        # (local mode); on Kubernetes spark-submit has started the driver before this session is built, and the
+        # chart's spark.driver/executor.javaOptions pass the same flag.
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name(LOG4J)} "
                                          "-XX:+ExitOnOutOfMemoryError",
         **({"spark.jars": jars} if jars else {}),
