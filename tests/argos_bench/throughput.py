@@ -124,8 +124,8 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     topic = f"bench-breakdown-{uuid.uuid4().hex[:6]}"
-    settings = bench.settings("bench_breakdown", topic)
-    bench.produce(settings, SyntheticMarket(SYMBOLS[:4], seed=13).backlog(n, 1800), n, "breakdown: produce")
+    market = SyntheticMarket(SYMBOLS[:4], seed=13)
+    bench.produce(bench.settings("bench_breakdown", topic), market.backlog(n, 1800), n, "breakdown: produce")
     raw = (bench.spark.read.format("kafka").option("kafka.bootstrap.servers", bench.bootstrap)
            .option("subscribe", topic).option("startingOffsets", "earliest").load()
            .select(F.col("value").cast("string").alias("raw"), F.lit("kafka").alias("source"),
@@ -133,9 +133,9 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
     raw.count()  # Kafka fetch once, outside the timings
     rounds = []
     for i in range(bench.profile.etl_rounds):
-        db = f"bench_breakdown_{i}"
-        bench.migrate(bench.settings(db, topic))
-        rounds.append(_breakdown_round(bench, raw, settings, db, f"breakdown round {i + 1}: stages"))
+        settings = bench.settings(f"bench_breakdown_{i}", topic)
+        bench.migrate(settings)
+        rounds.append(_breakdown_round(bench, raw, settings, f"breakdown round {i + 1}: stages"))
     raw.unpersist()
     steps = rounds[-1]
     out = {"trades": n, "seconds": steps, "rows_per_s": {k: n / v for k, v in steps.items()},
@@ -144,12 +144,13 @@ def breakdown(bench: Bench, n: int = 100_000) -> dict[str, Any]:
     return out
 
 
-def _breakdown_round(bench: Bench, raw: Any, settings: Settings, db: str, stage: str) -> dict[str, float]:
+def _breakdown_round(bench: Bench, raw: Any, settings: Settings, stage: str) -> dict[str, float]:
     from argos.clickhouse import insert_arrow
     from argos_etl.dedup import drop_stored
     from argos_etl.sink import split
     from argos_etl.transforms import decode, enrich, parse
 
+    db = settings.clickhouse.database
     steps: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
