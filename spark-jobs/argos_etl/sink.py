@@ -65,9 +65,12 @@ def split(batch: pa.Table | pa.RecordBatch, batch_id: int, process_time: datetim
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     stamp = pa.scalar(process_time or datetime.now(UTC), PROCESS_TIME)
     table = table.append_column("process_time", pa.repeat(stamp, table.num_rows))
-    failed = pc.is_valid(table["reason"])
-    trades = table.filter(pc.invert(failed)).select(list(TRADE_COLUMNS))
-    dead = table.filter(failed).select(list(DEAD_LETTER_COLUMNS))
+    if table["reason"].null_count == table.num_rows:  # no dead letter: the trades are the batch's own columns
+        trades, dead = table.select(list(TRADE_COLUMNS)), table.slice(0, 0).select(list(DEAD_LETTER_COLUMNS))
+    else:
+        failed = pc.is_valid(table["reason"])
+        trades = table.filter(pc.invert(failed)).select(list(TRADE_COLUMNS))
+        dead = table.filter(failed).select(list(DEAD_LETTER_COLUMNS))
     dead = dead.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.uint64()), dead.num_rows))
     return trades, dead
 
