@@ -27,8 +27,8 @@ VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
 # lookups, two generated projections), so where executors write, a topic of many partitions gets 4,000 rows per
 # partition: at 256 partitions a 300k-trade backlog drained at 0.75 of one partition's rate in 200k-row batches,
 # 0.88 in one batch (docs/benchmarks item 37). At most 200,000 rows per write partition, though: a Python worker
-# holds its partition whole, ~1.5 KB a row at its peak (an 860k-row partition took 1.4 GiB, over the chart's 768 MiB
-# executor overhead; docs/benchmarks item 41). Not where the driver writes: it collects the whole batch, and a
+# holds its partition whole, ~0.8 KB a row at its peak (an 860k-row partition took 834 MiB, beyond the chart's
+# 768 MiB executor overhead; docs/benchmarks item 41). Not where the driver writes: it collects the whole batch, and a
 # 1,024,000-row one ran Spark's default 1 GiB driver heap out of memory (docs/benchmarks item 39).
 BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION = 200_000, 4_000
 
