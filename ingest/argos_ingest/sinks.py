@@ -133,6 +133,8 @@ class KafkaSink:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
+        from argos_ingest.partitioner import KeyPartitioner
+
         if create_topic:
             ensure_topic(cfg)
         try:
@@ -140,6 +142,7 @@ class KafkaSink:
                 bootstrap_servers=cfg.bootstrap.split(","),
                 security_protocol=cfg.security_protocol,
                 **PRODUCER_SETTINGS,
+                partitioner=KeyPartitioner(),
                 delivery_timeout_ms=cfg.delivery_timeout_ms,
                 request_timeout_ms=min(30_000, cfg.delivery_timeout_ms - 100),
                 max_block_ms=cfg.delivery_timeout_ms,

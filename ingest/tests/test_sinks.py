@@ -29,3 +29,10 @@ def test_kafka_sink_without_a_broker_names_the_key_and_the_fix():
 
     with pytest.raises(ConnectionError, match=r"kafka.bootstrap='127.0.0.1:\d+'.*Fix: .*ARGOS_KAFKA__BOOTSTRAP"):
         KafkaSink(KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"))
+
+
+def test_the_kafka_producer_checksums_batches_in_c():
+    """kafka-python falls back to a pure-Python CRC-32C (~150 ns a byte here) without its ``crc32c`` extra."""
+    from kafka.record import util
+
+    assert util.crc32c_c is not None, "install kafka-python[crc32c] (pyproject's ingest extra lists it)"

@@ -7,9 +7,10 @@ parent holds a Spark JVM. The achieved rate is reported from what was really sen
 generator shows instead of hiding the knee.
 
 ``producer="librdkafka"`` swaps the production sink for confluent-kafka with the same producer settings: the
-production sink (kafka-python) costs ~55 us of CPU per trade, so at 20k/s the generator alone took 1.3 of this
-machine's 2 cores; librdkafka costs ~18 us. It measures the pipeline's knee with the ingest's CPU mostly out of
-the way, as on a cluster where the ingest has cores of its own (docs/benchmarks item 34).
+production sink (kafka-python) cost ~55 us of CPU per trade, so at 20k/s the generator alone took 1.3 of this
+machine's 2 cores (~0.7 of that since docs/benchmarks item 42); librdkafka costs ~18 us. It measures the
+pipeline's knee with the ingest's CPU mostly out of the way, as on a cluster where the ingest has cores of its
+own (docs/benchmarks item 34).
 """
 
 from __future__ import annotations
