@@ -24,13 +24,14 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{1,20}([-_][A-Z0-9]{1,20}){0,3}$"
 USD_STABLECOINS: tuple[str, ...] = ("USD", "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDP", "DAI")
 VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
 # A micro-batch's default cap. Each Kafka partition's offset range costs a batch a fixed few ms (a poll, two offset
-# lookups, two generated projections), so where executors write, a topic of many partitions gets 4,000 rows per
-# partition: at 256 partitions a 300k-trade backlog drained at 0.75 of one partition's rate in 200k-row batches,
-# 0.88 in one batch (docs/benchmarks item 37). At most 200,000 rows per write partition, though: a Python worker
-# holds its partition whole, ~0.8 KB a row at its peak (an 860k-row partition took 834 MiB, beyond the chart's
-# 768 MiB executor overhead; docs/benchmarks item 41). Not where the driver writes: it collects the whole batch, and a
-# 1,024,000-row one ran Spark's default 1 GiB driver heap out of memory (docs/benchmarks item 39).
-BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION = 200_000, 4_000
+# lookups, two generated projections), so a topic of many partitions gets 4,000 rows per partition: at 256
+# partitions a 300k-trade backlog drained at 0.75 of one partition's rate in 200k-row batches, 0.88 in one batch
+# (docs/benchmarks item 37). Where executors write, at most 200,000 rows per write partition: a Python worker holds
+# its partition whole, ~0.8 KB a row at its peak (an 860k-row partition took 834 MiB, beyond the chart's 768 MiB
+# executor overhead; item 41). Where the driver writes, at most 400,000: it collects the whole batch, and a
+# 1,024,000-row one ran Spark's default 1 GiB heap out of memory (item 39) where 400,000-row ones drained in 768 MiB
+# (item 43).
+BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION, DRIVER_BATCH_RECORDS = 200_000, 4_000, 400_000
 
 
 class ConfigError(ValueError):
@@ -90,10 +91,10 @@ class SparkSettings(_Section):
         "(lowest latency; an idle query polls its source every 10 ms)."
     )
     max_records_per_batch: int = Field(
-        0, ge=0, description="Cap per micro-batch (backlog drains); 0: 200,000, or where executors write, 4,000 per "
-        "Kafka partition where that is more, up to 200,000 per write partition (each partition's offset range costs "
-        "a batch a fixed few ms, whatever its size; a driver that writes holds the whole batch, a Python worker its "
-        "write partition).",
+        0, ge=0, description="Cap per micro-batch (backlog drains); 0: 200,000, or 4,000 per Kafka partition where "
+        "that is more, up to 200,000 per write partition where executors write and 400,000 where the driver does "
+        "(each partition's offset range costs a batch a fixed few ms, whatever its size; a driver that writes holds "
+        "the whole batch, a Python worker its write partition).",
     )
     shuffle_partitions: int = Field(2, ge=1, description="Executor-mode write partitions.")
     read_tasks: int = Field(
@@ -246,14 +247,14 @@ class Settings(BaseSettings):
 
     @property
     def max_records_per_batch(self) -> int:
-        """The micro-batch cap: as set, else 200,000 rows, raised to 4,000 per partition of a Kafka source that
-        executors write, up to 200,000 per write partition."""
+        """The micro-batch cap: as set, else 200,000 rows, raised to 4,000 per partition of a Kafka source up to
+        200,000 per write partition where executors write, 400,000 where the driver does."""
         if self.spark.max_records_per_batch:
             return self.spark.max_records_per_batch
-        if self.spark.source != "kafka" or self.writes_from_driver:
+        if self.spark.source != "kafka":
             return BATCH_RECORDS
-        raised = min(BATCH_RECORDS_PER_PARTITION * self.kafka.partitions, BATCH_RECORDS * self.spark.shuffle_partitions)
-        return max(BATCH_RECORDS, raised)
+        most = DRIVER_BATCH_RECORDS if self.writes_from_driver else BATCH_RECORDS * self.spark.shuffle_partitions
+        return max(BATCH_RECORDS, min(BATCH_RECORDS_PER_PARTITION * self.kafka.partitions, most))
 
     @property
     def writes_from_driver(self) -> bool:

@@ -27,10 +27,10 @@ def test_many_partitions_do_not_wait_out_held_prefetches() -> None:
     assert fetch_max_wait_ms(64) == fetch_max_wait_ms(256) == 1
 
 
-def test_a_batch_of_many_partitions_holds_more_rows_where_executors_write_unless_the_cap_is_set() -> None:
+def test_a_batch_of_many_partitions_holds_more_rows_up_to_what_its_writer_holds() -> None:
     """Each partition's range costs a batch a fixed few ms: 4,000 rows per partition amortise it (docs item 37),
-    where executors write, up to 200,000 per write partition; a driver that writes collects the whole batch and
-    keeps 200,000 (docs item 39)."""
+    up to 200,000 per write partition where executors write; a driver that writes collects the whole batch and
+    stops at 400,000 (docs items 39 and 43)."""
     def cap(url: str = "http://clickhouse:8123", **spark: object) -> int:
         return load_settings(kafka={"partitions": spark.pop("partitions", 3)}, clickhouse={"url": url},
                              spark={"source": "kafka", **spark}).max_records_per_batch
@@ -41,7 +41,11 @@ def test_a_batch_of_many_partitions_holds_more_rows_where_executors_write_unless
     assert cap(partitions=256, shuffle_partitions=8) == 1_024_000
     assert cap(partitions=256, source="spool") == 200_000  # the spool has no partitions
     assert cap(partitions=256, max_records_per_batch=5_000) == 5_000  # a set cap is kept
-    assert cap("chdb:///tmp/argos", partitions=256) == cap(partitions=256, write_mode="driver") == 200_000
+    assert cap("chdb:///tmp/argos") == cap("chdb:///tmp/argos", partitions=50) == 200_000
+    assert cap("chdb:///tmp/argos", partitions=64) == cap(partitions=64, write_mode="driver") == 256_000
+    # the driver holds the whole batch, whatever the write partitions
+    assert cap("chdb:///tmp/argos", partitions=256) == cap(partitions=256, write_mode="driver", shuffle_partitions=8)
+    assert cap("chdb:///tmp/argos", partitions=256) == 400_000
     assert cap("chdb:///tmp/argos", partitions=256, max_records_per_batch=1_024_000) == 1_024_000
 
 
