@@ -2,7 +2,7 @@
 
 kafka-python's ``DefaultPartitioner`` sorts the topic's partitions, lists the available ones and hashes the key
 in pure Python on every record: ~10 µs of the ingest's CPU a trade here. A venue has a few hundred keys
-(``venue:market:symbol``), so each key's partition is computed once per partition count. The choice is the
+(``venue:symbol``), so each key's partition is computed once per partition count. The choice is the
 default one exactly (``murmur2(key) & 0x7fffffff`` modulo the partition count, as the Java client and
 librdkafka's ``murmur2_random``), so every producer of a topic puts a symbol on the same partition.
 """
