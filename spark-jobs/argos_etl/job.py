@@ -41,18 +41,27 @@ READ_SPLITS = 4  # offset ranges per read task in a full batch, so that one skew
 # not there must not spin.
 FETCH_MAX_WAIT_MS = 10
 MANY_PARTITIONS, MANY_PARTITIONS_FETCH_MAX_WAIT_MS = 64, 1
-
-
-def fetch_max_wait_ms(partitions: int) -> int:
-    """The consumer's ``fetch.max.wait.ms`` for a topic of ``partitions``."""
-    return MANY_PARTITIONS_FETCH_MAX_WAIT_MS if partitions >= MANY_PARTITIONS else FETCH_MAX_WAIT_MS
-
-
+# After every poll Spark's consumer also looks up the partition's earliest and latest offsets (two ListOffsets
+# round trips; `InternalKafkaConsumer.fetchData`, spark-sql-kafka 4.2.0), and a poll hands out at most
+# `max.poll.records` of what its fetch brought (Kafka's default 500; a fetch brings up to 1 MiB of a partition,
+# ~2,800 trades). Many partitions take a whole fetch per poll: 256 partitions drained 0-11% faster; with 3
+# partitions it made 10k/s slower in 3 pairs of 4 (docs item 44).
+MANY_PARTITIONS_MAX_POLL_RECORDS = 5_000
 # Kafka's consumer reports every metric it registers to JMX and to KIP-714 telemetry; with one consumer per
 # partition that was ~12% of the JVM's CPU reading 256 partitions, for metrics nothing here reads (docs item 35).
 # `metric.reporters` empty disables JMX from kafka-clients 4.0 on; `auto.include.jmx.reporter` before (3.9, Spark 4.2).
 KAFKA_METRICS_OFF = {"kafka.metric.reporters": "", "kafka.auto.include.jmx.reporter": "false",
                      "kafka.enable.metrics.push": "false"}
+
+
+def consumer_options(partitions: int) -> dict[str, str]:
+    """Options of Spark's Kafka consumers for a topic of ``partitions``."""
+    if partitions >= MANY_PARTITIONS:
+        return {"kafka.fetch.max.wait.ms": str(MANY_PARTITIONS_FETCH_MAX_WAIT_MS),
+                "kafka.max.poll.records": str(MANY_PARTITIONS_MAX_POLL_RECORDS), **KAFKA_METRICS_OFF}
+    return {"kafka.fetch.max.wait.ms": str(FETCH_MAX_WAIT_MS), **KAFKA_METRICS_OFF}
+
+
 FS_CHECKPOINTS = "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
 
 
@@ -133,9 +142,8 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
             .option("startingOffsets", "earliest")
             .option("maxOffsetsPerTrigger", limit)
             .option("failOnDataLoss", "true")
-            .option("kafka.fetch.max.wait.ms", fetch_max_wait_ms(kafka.partitions))
             .option("maxRecordsPerPartition", max(1, limit // (READ_SPLITS * tasks)))
-            .options(**KAFKA_METRICS_OFF)
+            .options(**consumer_options(kafka.partitions))
             .load()
         )
         # Kafka partitions are not Spark tasks: in a big batch a busy symbol's partition is split into offset

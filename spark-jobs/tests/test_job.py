@@ -5,7 +5,12 @@ import subprocess
 import sys
 
 from argos.settings import load_settings
-from argos_etl.job import FETCH_MAX_WAIT_MS, FS_CHECKPOINTS, fetch_max_wait_ms, local_checkpoint_conf
+from argos_etl.job import (
+    FETCH_MAX_WAIT_MS,
+    FS_CHECKPOINTS,
+    consumer_options,
+    local_checkpoint_conf,
+)
 
 
 def test_a_local_checkpoint_is_written_with_plain_renames_on_the_raw_local_fs():
@@ -20,11 +25,19 @@ def test_a_remote_checkpoint_keeps_sparks_own_checkpoint_manager():
         assert local_checkpoint_conf(path) == {}, path
 
 
-def test_many_partitions_do_not_wait_out_held_prefetches() -> None:
-    """Per partition and batch the offset lookups wait out the broker's held prefetch (docs item 36)."""
-    assert fetch_max_wait_ms(3) == FETCH_MAX_WAIT_MS == 10
-    assert fetch_max_wait_ms(63) == 10
-    assert fetch_max_wait_ms(64) == fetch_max_wait_ms(256) == 1
+def test_many_partitions_do_not_wait_out_held_prefetches_and_take_a_whole_fetch_per_poll() -> None:
+    """Per partition and batch the offset lookups wait out the broker's held prefetch (docs item 36), and each poll
+    costs two of them: many partitions poll up to 5,000 records, a whole 1 MiB fetch (docs item 44). No metrics
+    reporter either way (docs item 35)."""
+    for partitions in (3, 63):
+        options = consumer_options(partitions)
+        assert options["kafka.fetch.max.wait.ms"] == str(FETCH_MAX_WAIT_MS) == "10"
+        assert "kafka.max.poll.records" not in options  # Kafka's 500: 3 partitions were slower at 10k/s with 5,000
+    for partitions in (64, 256):
+        options = consumer_options(partitions)
+        assert options["kafka.fetch.max.wait.ms"] == "1" and options["kafka.max.poll.records"] == "5000"
+    for partitions in (3, 256):
+        assert consumer_options(partitions)["kafka.metric.reporters"] == ""
 
 
 def test_a_batch_of_many_partitions_holds_more_rows_up_to_what_its_writer_holds() -> None:
