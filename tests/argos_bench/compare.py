@@ -46,7 +46,9 @@ def headline(results: dict[str, Any]) -> dict[str, tuple[float, bool]]:
         out["dashboard worst p50 ms"] = (dash["p50_max_ms"], False)
     for run in (results.get("scaling") or {}).get("runs", []):
         partitions = run.get("partitions", run["symbols"])  # reports before 2026-11-26: one per symbol
-        out[f"scaling {run['symbols']} symbols / {partitions} partitions vs 1"] = (run["throughput_vs_1"], True)
+        trades = run.get("trades", 300_000)  # reports before 2026-12-06: every drain 300,000
+        out[f"scaling {run['symbols']} symbols / {partitions} partitions, {trades:,} trades, vs 1"] = (
+            run["throughput_vs_1"], True)
     knee = results.get("knee") or {}
     for point in knee.get("points", []):
         out[f"knee p99 ms @ {point['rate_target']:,}/s"] = (point["end_to_end"]["p99"], False)

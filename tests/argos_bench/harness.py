@@ -50,6 +50,7 @@ class Profile:
     # run (small ones interpreted, big ones as generated code; docs/benchmarks item 30)
     warm_up: tuple[tuple[int, float], ...] = ((2_000, 15),)
     etl_rounds: int = 1  # count-only, drain, drain without de-duplication: the last round is reported
+    scaling_partition_trades: int = 0  # the partition points' backlog (0: scaling_trades)
 
     @classmethod
     def quick(cls) -> Profile:
@@ -60,7 +61,8 @@ class Profile:
         return cls("full", 300_000, 2_000_000, (1_000, 10_000), 30, 20, 10_000_000, 20,
                    (1, 4, 16, 64, 256), 300_000, 5_000, 30,
                    knee_rates=(2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 40_000),
-                   soak_seconds=600, warm_up=((2_000, 15), (10_000, 20)), etl_rounds=2)
+                   soak_seconds=600, warm_up=((2_000, 15), (10_000, 20)), etl_rounds=2,
+                   scaling_partition_trades=1_200_000)
 
 
 def send(sink: KafkaSink, record: Record) -> None:

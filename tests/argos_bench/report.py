@@ -88,7 +88,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"worst p50 {_f(dash['p50_max_ms'], 1)}", f"worst p99 {_f(dash['p99_max_ms'], 1)}", ""))
     if (sc := results.get("scaling")) and "runs" in sc:
         for r in sc["runs"]:
-            out.append((f"Scaling: {r['symbols']} symbols / {r['partitions']} partitions",
+            out.append((f"Scaling: {r['symbols']} symbols / {r['partitions']} partitions, "
+                        f"{r.get('trades', 300_000):,} trades",
                         f"{_f(r['drain_trades_per_s'])} trades/s", f"p50 {_f(r['latency_p50_ms'])} ms",
                         f"{r['throughput_vs_1']:.2f} vs 1"))
     if (rt := results.get("realtime_mode")) and "exchange_to_sink_ms" in rt:

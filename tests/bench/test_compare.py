@@ -35,3 +35,14 @@ def test_noise_within_tolerance_and_other_profiles_are_not_compared() -> None:
     assert changes and not any(c.regressed() for c in changes)
     assert compare(_report("quick"), after) == ([], "previous report is the 'quick' profile; not compared")
     assert compare(None, after) == ([], "no previous report to compare with")
+
+
+def test_a_scaling_point_is_compared_only_with_one_of_the_same_backlog() -> None:
+    """Reports before 2026-12-06 drained 300,000 trades at every point; a longer backlog is another measurement."""
+    before, after = _report(), _report()
+    before["scaling"]["runs"] = [{"symbols": 256, "partitions": 256, "throughput_vs_1": 0.7}]
+    after["scaling"]["runs"] = [{"symbols": 256, "partitions": 256, "trades": 1_200_000, "throughput_vs_1": 0.5}]
+    assert not [c for c in compare(before, after)[0] if c.name.startswith("scaling")]
+    after["scaling"]["runs"][0]["trades"] = 300_000
+    regressed = [c.name for c in compare(before, after)[0] if c.regressed()]
+    assert regressed == ["scaling 256 symbols / 256 partitions, 300,000 trades, vs 1"]
