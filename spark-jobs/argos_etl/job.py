@@ -44,8 +44,8 @@ MANY_PARTITIONS, MANY_PARTITIONS_FETCH_MAX_WAIT_MS = 64, 1
 # After every poll Spark's consumer also looks up the partition's earliest and latest offsets (two ListOffsets
 # round trips; `InternalKafkaConsumer.fetchData`, spark-sql-kafka 4.2.0), and a poll hands out at most
 # `max.poll.records` of what its fetch brought (Kafka's default 500; a fetch brings up to 1 MiB of a partition,
-# ~2,800 trades). Many partitions take a whole fetch per poll: 256 partitions drained 0-11% faster; with 3
-# partitions it made 10k/s slower in 3 pairs of 4 (docs item 44).
+# ~2,800 trades). Many partitions take a whole fetch per poll: 64 and 256 drained 0-16% faster (median ~8%); with
+# 3 partitions it made 10k/s slower in 3 pairs of 4 (docs item 44).
 MANY_PARTITIONS_MAX_POLL_RECORDS = 5_000
 # Kafka's consumer reports every metric it registers to JMX and to KIP-714 telemetry; with one consumer per
 # partition that was ~12% of the JVM's CPU reading 256 partitions, for metrics nothing here reads (docs item 35).
