@@ -56,10 +56,11 @@ KAFKA_METRICS_OFF = {"kafka.metric.reporters": "", "kafka.auto.include.jmx.repor
 
 def consumer_options(partitions: int) -> dict[str, str]:
     """Options of Spark's Kafka consumers for a topic of ``partitions``."""
+    options = {"kafka.fetch.max.wait.ms": str(FETCH_MAX_WAIT_MS), **KAFKA_METRICS_OFF}
     if partitions >= MANY_PARTITIONS:
-        return {"kafka.fetch.max.wait.ms": str(MANY_PARTITIONS_FETCH_MAX_WAIT_MS),
-                "kafka.max.poll.records": str(MANY_PARTITIONS_MAX_POLL_RECORDS), **KAFKA_METRICS_OFF}
-    return {"kafka.fetch.max.wait.ms": str(FETCH_MAX_WAIT_MS), **KAFKA_METRICS_OFF}
+        options |= {"kafka.fetch.max.wait.ms": str(MANY_PARTITIONS_FETCH_MAX_WAIT_MS),
+                    "kafka.max.poll.records": str(MANY_PARTITIONS_MAX_POLL_RECORDS)}
+    return options
 
 
 FS_CHECKPOINTS = "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"

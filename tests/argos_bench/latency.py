@@ -143,8 +143,8 @@ def scaling(bench: Bench) -> dict[str, Any]:
 
     def drain(k: int, partitions: int, topic: str, trades: int) -> float:
         settings = _scaling_settings(bench, k, partitions, "drain", topic)
-        return bench.run_etl(settings, trades, 120 + trades / 2_000, f"scaling {k}/{partitions}: drain")[
-            "trades_per_s"]
+        result = bench.run_etl(settings, trades, 120 + trades / 2_000, f"scaling {k}/{partitions}: drain")
+        return result["trades_per_s"]
 
     base_topics = {n: _scaling_produce(bench, first, bench.partitions, n)}
     bases = [drain(first, bench.partitions, base_topics[n], n) for _ in range(2)]
