@@ -32,6 +32,11 @@ VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
 # 1,024,000-row one ran Spark's default 1 GiB heap out of memory (item 39) where 400,000-row ones drained in 768 MiB
 # (item 43).
 BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION, DRIVER_BATCH_RECORDS = 200_000, 4_000, 400_000
+# Generated code costs a micro-batch a few ms per Kafka partition (each partition's reader generates two projections)
+# on top of ~50 ms per task; below ~100 rows per partition interpreting is cheaper: at 5k/s over 64 and 256 partitions
+# (~20-30 rows each) latency fell 10-28% and the JVM's CPU 5-15%; at 15k/s over 256 (~120-230 rows each) no gain
+# (docs/benchmarks item 47).
+INTERPRETED_ROWS_PER_PARTITION = 100
 
 
 class ConfigError(ValueError):
@@ -103,8 +108,9 @@ class SparkSettings(_Section):
     )
     interpreted_below_rows: int = Field(
         1_000, ge=0, description="A micro-batch that follows one of fewer rows evaluates its expressions interpreted "
-        "(generating their code costs each task ~50 ms, more than interpreting a few hundred rows); bigger ones, "
-        "and a query's first, run generated code. 0: leave Spark's choice alone.",
+        "(generating their code costs each task ~50 ms, more than interpreting a few hundred rows), raised to 100 "
+        "rows per partition of a Kafka source where that is more (each partition's reader generates code too); "
+        "bigger ones, and a query's first, run generated code. 0: leave Spark's choice alone.",
     )
     dedup: bool = Field(
         True, description="Drop trades whose (venue, market, symbol, trade_id) ClickHouse already holds, however "
@@ -255,6 +261,15 @@ class Settings(BaseSettings):
             return BATCH_RECORDS
         most = DRIVER_BATCH_RECORDS if self.writes_from_driver else BATCH_RECORDS * self.spark.shuffle_partitions
         return max(BATCH_RECORDS, min(BATCH_RECORDS_PER_PARTITION * self.kafka.partitions, most))
+
+    @property
+    def interpreted_below(self) -> int:
+        """Rows below which the next micro-batch runs interpreted: ``spark.interpreted_below_rows``, raised to 100
+        per partition of a Kafka source; 0 stays 0 (Spark's choice)."""
+        floor = self.spark.interpreted_below_rows
+        if not floor or self.spark.source != "kafka":
+            return floor
+        return max(floor, INTERPRETED_ROWS_PER_PARTITION * self.kafka.partitions)
 
     @property
     def writes_from_driver(self) -> bool:

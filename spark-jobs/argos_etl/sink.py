@@ -48,8 +48,9 @@ def codegen_mode(previous_rows: int | None, interpreted_below: int) -> str:
     With per-operator code generation every task generates its projections' code anew each micro-batch (~50 ms);
     interpreted evaluation skips that but costs more per row (docs/benchmarks item 25: static, ~0.7x the time up to
     a few thousand rows, even at 10k, 1.7x at 100k; in the stream a clear gain at a few hundred rows per batch, none
-    shown at 2-3k). A steady stream's small batches run interpreted; bigger ones, a backlog's, and the first batch
-    after a start (size unknown), generated.
+    shown at 2-3k), and each Kafka partition's reader generates two projections of its own (a few ms each, so the
+    threshold grows with the partitions: ``Settings.interpreted_below``, item 47). A steady stream's small batches
+    run interpreted; bigger ones, a backlog's, and the first batch after a start (size unknown), generated.
     """
     small = previous_rows is not None and previous_rows < interpreted_below
     return "NO_CODEGEN" if small else "FALLBACK"
@@ -126,7 +127,7 @@ class ClickHouseBatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         token, received = f"{self.query_id()}:{batch_id}", datetime.now(UTC)
-        if interpreted_below := self.settings.spark.interpreted_below_rows:
+        if interpreted_below := self.settings.interpreted_below:
             batch.sparkSession.conf.set(CODEGEN_MODE, codegen_mode(self._previous_rows, interpreted_below))
         if self.from_driver:
             table = batch.toArrow()

@@ -10,6 +10,7 @@ from argos_etl.job import (
     FS_CHECKPOINTS,
     consumer_options,
     local_checkpoint_conf,
+    session_conf,
 )
 
 
@@ -18,6 +19,17 @@ def test_a_local_checkpoint_is_written_with_plain_renames_on_the_raw_local_fs():
         conf = local_checkpoint_conf(path)
         assert conf["spark.sql.streaming.checkpointFileManagerClass"] == FS_CHECKPOINTS, path
         assert conf["spark.hadoop.fs.file.impl"] == "org.apache.hadoop.fs.RawLocalFileSystem", path
+
+
+def test_every_sql_setting_of_the_job_is_one_spark_has(spark) -> None:
+    """Spark ignores a key it does not know: the job had set a stop-gracefully-on-shutdown key that only the old
+    DStream API has (docs/benchmarks item 47)."""
+    keys = [k for k in session_conf(load_settings(spark={"source": "kafka"})) if k.startswith("spark.sql.")]
+    # an unregistered builder that Spark reads from the Hadoop configuration (CheckpointFileManager.create, 4.2.0)
+    read_by_hadoop = {"spark.sql.streaming.checkpointFileManagerClass"}
+    assert len(keys) >= 5 and read_by_hadoop <= set(keys)
+    assert [k for k in keys if not spark.conf.isModifiable(k) and k not in read_by_hadoop] == []
+    assert not spark.conf.isModifiable("spark.sql.streaming.stopGracefullyOnShutdown")
 
 
 def test_a_remote_checkpoint_keeps_sparks_own_checkpoint_manager():
@@ -60,6 +72,19 @@ def test_a_batch_of_many_partitions_holds_more_rows_up_to_what_its_writer_holds(
     assert cap("chdb:///tmp/argos", partitions=256) == cap(partitions=256, write_mode="driver", shuffle_partitions=8)
     assert cap("chdb:///tmp/argos", partitions=256) == 400_000
     assert cap("chdb:///tmp/argos", partitions=256, max_records_per_batch=1_024_000) == 1_024_000
+
+
+def test_a_batch_over_many_partitions_runs_interpreted_up_to_more_rows() -> None:
+    """Each Kafka partition's reader generates its own projections: 100 rows per partition (docs item 47)."""
+    def below(**spark: object) -> int:
+        return load_settings(kafka={"partitions": spark.pop("partitions", 3)},
+                             spark={"source": "kafka", **spark}).interpreted_below
+
+    assert below() == below(partitions=10) == 1_000  # the set floor
+    assert below(partitions=64) == 6_400 and below(partitions=256) == 25_600
+    assert below(partitions=256, interpreted_below_rows=50_000) == 50_000  # more than the raise: kept
+    assert below(partitions=256, interpreted_below_rows=0) == 0  # off stays off
+    assert below(partitions=256, source="spool") == 1_000  # the spool has no partitions
 
 
 OUT_OF_HEAP = """

@@ -1,6 +1,6 @@
 """The real ETL (``python -m argos etl``) as a subprocess in its own process group, for tests and benchmarks.
 
-It can be stopped gracefully (SIGTERM), killed outright (SIGKILL of driver and JVM) and restarted from its
+It can be stopped cleanly (SIGTERM), killed outright (SIGKILL of driver and JVM) and restarted from its
 checkpoint; its embedded database is read afterwards by a short-lived subprocess, since a process may hold
 only one chDB directory open and the caller usually holds its own.
 """

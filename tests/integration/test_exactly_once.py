@@ -39,8 +39,8 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(kafka_bootstrap, top
     kills = []
     runner.start()
     runner.wait_commits(2)
-    assert runner.terminate() == 0, f"graceful stop on SIGTERM:\n{runner.tail()}"
-    assert "stopping the query (graceful)" in runner.log.read_text()
+    assert runner.terminate() == 0, f"a clean stop on SIGTERM:\n{runner.tail()}"
+    assert "stopping the query" in runner.log.read_text()
     runner.start()
     runner.wait_commits(runner.commits() + 2)
     producer.start()
