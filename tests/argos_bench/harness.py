@@ -178,7 +178,7 @@ class Bench:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.bootstrap = self._stack.enter_context(kafka_bootstrap())
-        base = self.settings("bench_setup", "setup")
+        base = self.session_settings()
         self.client = connect(base.clickhouse_url, base.clickhouse)
         from argos_etl.job import spark_session
 
@@ -193,6 +193,11 @@ class Bench:
         with contextlib.suppress(Exception):
             self.spark.stop()
         self._stack.close()
+
+    def session_settings(self) -> Settings:
+        """What the run's one Spark session is built from: sized for the most Kafka partitions any measurement
+        reads, as the job is for its topic (the consumer pool's capacity is fixed when the JVM starts; docs item 48)."""
+        return self.settings("bench_setup", "setup", partitions=max((self.partitions, *self.profile.scaling)))
 
     def settings(self, db: str, topic: str, data_dir: Path | None = None, **spark: Any) -> Settings:
         """One measurement's settings; every one shares this run's embedded database, whatever its data dir."""
