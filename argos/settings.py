@@ -33,9 +33,9 @@ VENUES: tuple[str, ...] = ("binance", "coinbase", "okx", "bybit")
 # (item 43).
 BATCH_RECORDS, BATCH_RECORDS_PER_PARTITION, DRIVER_BATCH_RECORDS = 200_000, 4_000, 400_000
 # Generated code costs a micro-batch a few ms per Kafka partition (each partition's reader generates two projections)
-# on top of ~50 ms per task; below ~100 rows per partition interpreting is cheaper: at 5k/s over 64 and 256 partitions
-# (~20-30 rows each) latency fell 10-28% and the JVM's CPU 5-15%; at 15k/s over 256 (~120-230 rows each) no gain
-# (docs/benchmarks item 47).
+# on top of ~50 ms per task; below ~100 rows per partition interpreting is cheaper: at 5k/s over 256 partitions
+# (~20-30 rows each) p50 was lower in 5 of 6 warm A/B pairs (by 8-28%), over 64 in 2 of 3; at 15k/s over 256
+# (~120-230 rows each) no gain (docs/benchmarks item 47).
 INTERPRETED_ROWS_PER_PARTITION = 100
 
 
