@@ -43,7 +43,7 @@ READ_SPLITS = 4  # offset ranges per read task in a full batch, so that one skew
 FETCH_MAX_WAIT_MS = 10
 MANY_PARTITIONS, MANY_PARTITIONS_FETCH_MAX_WAIT_MS = 64, 1
 # After every poll Spark's consumer also looks up the partition's earliest and latest offsets (two ListOffsets
-# round trips; `InternalKafkaConsumer.fetchData`, spark-sql-kafka 4.2.0), and a poll hands out at most
+# round trips; `InternalKafkaConsumer.fetch`, spark-sql-kafka 4.2.0), and a poll hands out at most
 # `max.poll.records` of what its fetch brought (Kafka's default 500; a fetch brings up to 1 MiB of a partition,
 # ~2,800 trades). Many partitions take a whole fetch per poll: 64 and 256 drained 0-16% faster (median ~8%); with
 # 3 partitions it made 10k/s slower in 3 pairs of 4 (docs item 44).
