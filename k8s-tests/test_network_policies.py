@@ -75,10 +75,10 @@ def pods(objs: list[dict]) -> dict[str, Pod]:
         "spark-executor": Pod(
             "spark-executor", NS, {**app["spec"]["executor"]["labels"], **spark, "spark-role": "executor"}
         ),
-        # Altinity operator: podTemplate labels plus its own clickhouse.altinity.com/* labels.
+        # Altinity operator: the resource's labels, the podTemplate's and its own clickhouse.altinity.com/* ones.
         "clickhouse": Pod(
-            "clickhouse", NS, {**chi_pod, "clickhouse.altinity.com/chi": chi["metadata"]["name"],
-                               "clickhouse.altinity.com/app": "chop"}
+            "clickhouse", NS, {**chi["metadata"]["labels"], **chi_pod, "clickhouse.altinity.com/app": "chop",
+                               "clickhouse.altinity.com/chi": chi["metadata"]["name"]}
         ),
         # Strimzi 1.2.0: broker pods of a node pool; the entity operator.
         "kafka-broker": Pod(
@@ -120,7 +120,8 @@ def pods(objs: list[dict]) -> dict[str, Pod]:
     if keeper:
         labels = keeper[0]["spec"]["templates"]["podTemplates"][0]["metadata"]["labels"]
         chk = keeper[0]["metadata"]["name"]
-        out["keeper"] = Pod("keeper", NS, {**labels, "clickhouse-keeper.altinity.com/chk": chk})
+        out["keeper"] = Pod("keeper", NS, {**keeper[0]["metadata"]["labels"], **labels,
+                                           "clickhouse-keeper.altinity.com/chk": chk})
     return out
 
 

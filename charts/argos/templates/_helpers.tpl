@@ -37,12 +37,30 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Full label set: argos.labels (dict "root" $ "component" "ingest") */}}
 {{- define "argos.labels" -}}
-helm.sh/chart: {{ include "argos.chart" .root }}
 {{ include "argos.selectorLabels" . }}
-app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{ include "argos.releaseLabels" .root }}
+{{- end }}
+
+{{/*
+Labels of a ClickHouseInstallation / ClickHouseKeeperInstallation: no component. The Altinity operator copies
+its custom resource's labels onto every object it makes (its Services, StatefulSets, pods, PVCs, ConfigMaps:
+appendCRProvidedLabels in pkg/model/common/tags/labeler/scope.go, release-0.25.6, with its default empty
+label.include/exclude), so with a component its two or more Services would answer the selector that finds the
+chart's one ClickHouse Service (install.sh, the smoke test, docs/kubernetes.md). The pods keep their component
+from their podTemplate's labels, which the NetworkPolicies select. argos.operatorCRLabels $
+*/}}
+{{- define "argos.operatorCRLabels" -}}
+app.kubernetes.io/name: {{ include "argos.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "argos.releaseLabels" . }}
+{{- end }}
+
+{{- define "argos.releaseLabels" -}}
+helm.sh/chart: {{ include "argos.chart" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: argos
-{{- with .root.Values.commonLabels }}
+{{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,72 @@
+"""What the Altinity operator makes from the chart's ClickHouse resources: objects that must not answer the chart's
+selectors, and volumes that outlive an uninstall unless the profile throws them away.
+
+The operator copies a ClickHouseInstallation's (and ClickHouseKeeperInstallation's) labels onto every object it
+creates: its Services ``clickhouse-<chi>`` and ``chi-<chi>-<cluster>-<shard>-<replica>``, the Keeper's
+``keeper-<chk>`` and per-host ones, StatefulSets, pods, PVCs (appendCRProvidedLabels in
+pkg/model/common/tags/labeler/scope.go, release-0.25.6, default ``label.include``/``exclude`` empty). install.sh,
+the kind smoke test and docs/kubernetes.md find the chart's one ClickHouse Service by instance + component.
+"""
+
+from __future__ import annotations
+
+import pytest
+from renders import PROFILES, objects, render
+
+NS = "argos"
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def operator_services(objs: list[dict]) -> list[dict]:
+    """The Services the operator makes for each ClickHouse resource, labelled as it labels them."""
+    out = []
+    for o in objs:
+        name, labels = o["metadata"]["name"], o["metadata"].get("labels") or {}
+        if o["kind"] == "ClickHouseInstallation":
+            own = {"clickhouse.altinity.com/chi": name, "clickhouse.altinity.com/app": "chop"}
+            hosts = [f"chi-{name}-{c['name']}-0-{r}" for c in o["spec"]["configuration"]["clusters"]
+                     for r in range(c["layout"]["replicasCount"])]
+            out += [{"name": n, "labels": {**labels, **own}} for n in (f"clickhouse-{name}", *hosts)]
+        elif o["kind"] == "ClickHouseKeeperInstallation":
+            own = {"clickhouse-keeper.altinity.com/chk": name, "clickhouse-keeper.altinity.com/app": "chop"}
+            out += [{"name": n, "labels": {**labels, **own}} for n in (f"keeper-{name}", f"chk-{name}-keeper-0-0")]
+    return out
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p != "external"])
+def test_only_the_charts_service_answers_the_clickhouse_selector(profile: str) -> None:
+    objs = objects(render(profile, NS))
+    release = PROFILES[profile][0]
+    selector = {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "clickhouse"}
+    made = operator_services(objs)
+    assert made, f"{profile}: no ClickHouse resource rendered"
+    ours = [o["metadata"]["name"] for o in objs
+            if o["kind"] == "Service" and matches(selector, o["metadata"].get("labels") or {})]
+    theirs = [s["name"] for s in made if matches(selector, s["labels"])]
+    assert len(ours) == 1 and not theirs, f"{profile}: the chart's {ours}, the operator's {theirs}"
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p != "external"])
+def test_no_operator_resource_carries_a_component(profile: str) -> None:
+    """A component on the resource would reach the operator's Services, StatefulSets and pods; the pods get
+    theirs from the podTemplate (what the NetworkPolicies select)."""
+    for o in objects(render(profile, NS)):
+        if o["kind"] in ("ClickHouseInstallation", "ClickHouseKeeperInstallation"):
+            assert "app.kubernetes.io/component" not in o["metadata"]["labels"], o["metadata"]["name"]
+            for t in o["spec"]["templates"]["podTemplates"]:
+                assert t["metadata"]["labels"]["app.kubernetes.io/component"].startswith("clickhouse")
+
+
+@pytest.mark.parametrize(("profile", "policy"), [("default", "Retain"), ("production", "Retain"), ("dev", "Delete")])
+def test_volumes_are_kept_on_uninstall_unless_the_profile_throws_them_away(profile: str, policy: str) -> None:
+    """The operator deletes a resource's volumes with it by default (GetPVCReclaimPolicy,
+    pkg/model/common/volume/volumer.go, release-0.25.6); the kept password Secret is only useful with them."""
+    kinds = ("ClickHouseInstallation", "ClickHouseKeeperInstallation")
+    templates = [t for o in objects(render(profile, NS)) if o["kind"] in kinds
+                 for t in o["spec"]["templates"]["volumeClaimTemplates"]]
+    assert templates and {t["reclaimPolicy"] for t in templates} == {policy}, templates
+    if profile == "production":
+        assert len(templates) == 2  # ClickHouse's and Keeper's
