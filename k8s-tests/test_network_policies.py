@@ -184,9 +184,16 @@ def test_other_flow_is_denied(profile: str, src: str, dst: str, port: int) -> No
     assert not allowed(policies, p[src], p[dst], port), f"{profile}: {src} -> {dst}:{port} is open"
 
 
-def test_keeper_reachable_from_clickhouse_in_production() -> None:
-    policies, p = install("production")
-    assert allowed(policies, p["clickhouse"], p["keeper"], 2181)
+KEEPER_NEEDED = [("clickhouse", "keeper", 2181), ("clickhouse-operator", "keeper", 2181), ("keeper", "keeper", 9444)]
+KEEPER_DENIED = [("intruder", "keeper", 2181), ("spark-driver", "keeper", 2181), ("ingest", "keeper", 2181),
+                 ("clickhouse", "keeper", 9444), ("intruder", "keeper", 9444)]
+
+
+@pytest.mark.parametrize("profile", ["production", "renamed"])
+def test_keeper_admits_only_clickhouse_the_operator_and_its_peers(profile: str) -> None:
+    policies, p = install(profile)
+    assert [f for f in KEEPER_NEEDED if not allowed(policies, p[f[0]], p[f[1]], f[2])] == []
+    assert [f for f in KEEPER_DENIED if allowed(policies, p[f[0]], p[f[1]], f[2])] == []
 
 
 def test_without_policies_everything_is_open() -> None:
