@@ -70,3 +70,24 @@ def test_volumes_are_kept_on_uninstall_unless_the_profile_throws_them_away(profi
     assert templates and {t["reclaimPolicy"] for t in templates} == {policy}, templates
     if profile == "production":
         assert len(templates) == 2  # ClickHouse's and Keeper's
+
+
+@pytest.mark.parametrize("profile", ["dev", "production"])
+def test_the_charts_service_sends_queries_only_to_hosts_the_operator_marked_ready(profile: str) -> None:
+    """A ClickHouse pod carries its resource's labels, its podTemplate's and the operator's, among them
+    ``clickhouse.altinity.com/ready: "yes"`` while the operator is not reconciling it (SelectorCRScopeReady)."""
+    objs = objects(render(profile, NS))
+    service = next(o for o in objs if o["kind"] == "Service" and o["metadata"]["labels"].get(
+        "app.kubernetes.io/component") == "clickhouse")
+    pod_labels = {}
+    for o in objs:
+        if o["kind"] in ("ClickHouseInstallation", "ClickHouseKeeperInstallation"):
+            template = o["spec"]["templates"]["podTemplates"][0]["metadata"]["labels"]
+            pod_labels[o["kind"]] = {**o["metadata"]["labels"], **template}
+    chi = {**pod_labels["ClickHouseInstallation"], "clickhouse.altinity.com/app": "chop"}
+    selector = service["spec"]["selector"]
+    assert matches(selector, {**chi, "clickhouse.altinity.com/ready": "yes"})
+    assert not matches(selector, chi)  # being restarted by the operator
+    if "ClickHouseKeeperInstallation" in pod_labels:
+        assert not matches(selector, {**pod_labels["ClickHouseKeeperInstallation"],
+                                      "clickhouse-keeper.altinity.com/ready": "yes"})
