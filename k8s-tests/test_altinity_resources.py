@@ -1,5 +1,6 @@
 """What the Altinity operator makes from the chart's ClickHouse resources: objects that must not answer the chart's
-selectors, and volumes that outlive an uninstall unless the profile throws them away.
+selectors, pods the chart's Service reaches only while the operator has them marked ready, and volumes that outlive
+an uninstall unless the profile throws them away.
 
 The operator copies a ClickHouseInstallation's (and ClickHouseKeeperInstallation's) labels onto every object it
 creates: its Services ``clickhouse-<chi>`` and ``chi-<chi>-<cluster>-<shard>-<replica>``, the Keeper's
