@@ -15,6 +15,7 @@ REFUSED = {
     ),
     "latest-tag": (["--set", "images.spark.tag=latest"], "must be a pinned version"),
     "anti-affinity-typo": (["--set", "clickhouse.server.antiAffinity=sometimes"], "preferred or required"),
+    "kafka-pod-name-too-long": (["--set", "fullnameOverride=argos-analytics-prod-eu1"], "exceed Kubernetes' 63"),
 }
 
 

@@ -37,30 +37,30 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Full label set: argos.labels (dict "root" $ "component" "ingest") */}}
 {{- define "argos.labels" -}}
-{{ include "argos.selectorLabels" . }}
-{{ include "argos.releaseLabels" .root }}
+helm.sh/chart: {{ include "argos.chart" .root }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+{{ include "argos.stableLabels" . }}
 {{- end }}
 
 {{/*
-Labels of a ClickHouseInstallation / ClickHouseKeeperInstallation: no component. The Altinity operator copies
-its custom resource's labels onto every object it makes (its Services, StatefulSets, pods, PVCs, ConfigMaps:
-appendCRProvidedLabels in pkg/model/common/tags/labeler/scope.go, release-0.25.6, with its default empty
-label.include/exclude), so with a component its two or more Services would answer the selector that finds the
-chart's one ClickHouse Service (install.sh, the smoke test, docs/kubernetes.md). The pods keep their component
-from their podTemplate's labels, which the NetworkPolicies select. argos.operatorCRLabels $
+Labels of a custom resource whose operator copies them onto the pods it makes: no chart or version label, which
+change with every chart release and would roll every pod (Strimzi copies a KafkaNodePool's labels but
+app.kubernetes.io/* other than part-of onto its brokers: Labels.java, 1.2.0, whose pod revision hash covers them;
+the Altinity operator copies all of a resource's labels onto its Services, StatefulSets and pods:
+appendCRProvidedLabels in pkg/model/common/tags/labeler/scope.go, release-0.25.6). The ClickHouse resources
+carry no component either, so the operator's Services do not answer the selector that finds the chart's one
+ClickHouse Service (install.sh, the smoke test, docs/kubernetes.md); their pods get theirs from the podTemplate.
+argos.stableLabels (dict "root" $) or (dict "root" $ "component" "kafka")
 */}}
-{{- define "argos.operatorCRLabels" -}}
-app.kubernetes.io/name: {{ include "argos.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{ include "argos.releaseLabels" . }}
+{{- define "argos.stableLabels" -}}
+app.kubernetes.io/name: {{ include "argos.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
 {{- end }}
-
-{{- define "argos.releaseLabels" -}}
-helm.sh/chart: {{ include "argos.chart" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: argos
-{{- with .Values.commonLabels }}
+{{- with .root.Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}

@@ -1,6 +1,7 @@
-"""What the Altinity operator makes from the chart's ClickHouse resources: objects that must not answer the chart's
-selectors, pods the chart's Service reaches only while the operator has them marked ready, and volumes that outlive
-an uninstall unless the profile throws them away.
+"""What the operators make from the chart's custom resources: pods that must not roll when only the chart's version
+changes; from the Altinity operator's ClickHouse resources, objects that must not answer the chart's selectors, pods
+the chart's Service reaches only while the operator has them marked ready, and volumes that outlive an uninstall
+unless the profile throws them away.
 
 The operator copies a ClickHouseInstallation's (and ClickHouseKeeperInstallation's) labels onto every object it
 creates: its Services ``clickhouse-<chi>`` and ``chi-<chi>-<cluster>-<shard>-<replica>``, the Keeper's
@@ -35,6 +36,19 @@ def operator_services(objs: list[dict]) -> list[dict]:
             own = {"clickhouse-keeper.altinity.com/chk": name, "clickhouse-keeper.altinity.com/app": "chop"}
             out += [{"name": n, "labels": {**labels, **own}} for n in (f"keeper-{name}", f"chk-{name}-keeper-0-0")]
     return out
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p != "external"])
+def test_no_label_that_changes_with_the_chart_reaches_an_operators_pods(profile: str) -> None:
+    """Strimzi copies a KafkaNodePool's labels but app.kubernetes.io/* other than part-of onto its brokers and rolls
+    them when their hash changes (Labels.java, StrimziPodSet, 1.2.0); the Altinity operator copies all of a
+    resource's labels onto its pods."""
+    kinds = ("Kafka", "KafkaNodePool", "ClickHouseInstallation", "ClickHouseKeeperInstallation")
+    found = {o["kind"]: o["metadata"]["labels"] for o in objects(render(profile, NS)) if o["kind"] in kinds}
+    assert {"Kafka", "KafkaNodePool", "ClickHouseInstallation"} <= set(found), found
+    for kind, labels in found.items():
+        assert not {"helm.sh/chart", "app.kubernetes.io/version"} & set(labels), (kind, labels)
+        assert labels["app.kubernetes.io/instance"] == PROFILES[profile][0], (kind, labels)
 
 
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p != "external"])
