@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from renders import CHART, helm, objects, render
 
 REFUSED = {
@@ -61,3 +63,26 @@ def test_chart_kube_version_is_the_oldest_tested() -> None:
     oldest = pins()["KUBERNETES_APISERVER_VERSIONS"].split()[0]
     major, minor, _ = oldest.split(".")
     assert f'kubeVersion: ">={major}.{minor}.0-0"' in (CHART / "Chart.yaml").read_text()
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping with a key twice (helm keeps the last one silently)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = [loader.construct_object(k) for k, _ in node.value]
+    repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise yaml.constructor.ConstructorError(None, None, f"key(s) given twice: {repeated}", node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+VALUES_FILES = sorted(CHART.glob("values*.yaml")) + sorted((CHART.parent / "platform").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", VALUES_FILES, ids=lambda p: p.name)
+def test_values_files_name_each_key_once(path: Path) -> None:
+    list(yaml.load_all(path.read_text(), Loader=_UniqueKeys))
