@@ -18,6 +18,7 @@ REFUSED = {
     "latest-tag": (["--set", "images.spark.tag=latest"], "must be a pinned version"),
     "anti-affinity-typo": (["--set", "clickhouse.server.antiAffinity=sometimes"], "preferred or required"),
     "kafka-pod-name-too-long": (["--set", "fullnameOverride=argos-analytics-prod-eu1"], "exceed Kubernetes' 63"),
+    "second-shard": (["--set", "clickhouse.server.shards=2"], "clickhouse.server.shards must be 1"),
 }
 
 

@@ -13,13 +13,15 @@ the kind smoke test and docs/kubernetes.md find the chart's one ClickHouse Servi
 from __future__ import annotations
 
 import pytest
+from netpol import selects
 from renders import PROFILES, objects, render
 
 NS = "argos"
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
+    """A Service's (or a kubectl -l) selector: a plain map of labels."""
+    return selects({"matchLabels": selector}, labels)
 
 
 def operator_services(objs: list[dict]) -> list[dict]:
