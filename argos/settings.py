@@ -67,6 +67,10 @@ class KafkaSettings(_Section):
         "and sets its prefetch wait."
     )
     replication_factor: int = Field(1, ge=1, description="Replication factor when Argos creates the topic.")
+    create_topic: bool = Field(
+        True, description="Create the topic when it is missing; false waits for its owner to create it (on Kubernetes "
+        "the chart's KafkaTopic, made by Strimzi's Topic Operator).",
+    )
     security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
     delivery_timeout_ms: int = Field(
         120_000, ge=1_000, description="How long a record may wait for the brokers before it counts as not "

@@ -70,3 +70,17 @@ def test_empty_list_keeps_the_single_deployment() -> None:
     deployments = [o for o in ingest_objects() if o["kind"] == "Deployment"]
     assert [d["metadata"]["name"] for d in deployments] == ["argos-ingest"]
     assert "ARGOS_INGEST__VENUES" not in env_of(deployments[0])
+
+
+@pytest.mark.parametrize(("profile", "creates"), [("default", False), ("production", False), ("external", True)])
+def test_the_ingest_waits_for_the_topic_strimzi_owns(profile: str, creates: bool, monkeypatch) -> None:
+    """With Strimzi the chart's KafkaTopic owns the topic (partitions, replicas, config): an ingest that created it
+    first would race the Topic Operator with broker defaults. An external Kafka has no owner in the chart."""
+    deployment = next(o for o in objects(render(profile, "argos"))
+                      if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("ingest"))
+    for key in [k for k in os.environ if k.startswith("ARGOS_")]:
+        monkeypatch.delenv(key)
+    for key, value in env_of(deployment).items():
+        if key.startswith("ARGOS_KAFKA__"):
+            monkeypatch.setenv(key, value)
+    assert load_settings().kafka.create_topic is creates

@@ -125,17 +125,18 @@ class KafkaSink:
 
     Every send's outcome is checked: a record Kafka refused or that expired (``kafka.delivery_timeout_ms``)
     is counted and raises :class:`DeliveryError` from the next ``send``/``flush``. At most ``max_in_flight``
-    records wait for their acknowledgement; beyond that ``send`` raises :class:`SinkFull`.
+    records wait for their acknowledgement; beyond that ``send`` raises :class:`SinkFull`. ``check_topic``
+    first makes sure the topic exists (:func:`ensure_topic`).
     """
 
-    def __init__(self, cfg: KafkaSettings, create_topic: bool = True, max_in_flight: int = 100_000,
+    def __init__(self, cfg: KafkaSettings, check_topic: bool = True, max_in_flight: int = 100_000,
                  on_failure: Callable[[int], None] = lambda n: None) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
         from argos_ingest.partitioner import KeyPartitioner
 
-        if create_topic:
+        if check_topic:
             ensure_topic(cfg)
         try:
             self._producer = KafkaProducer(
@@ -235,8 +236,8 @@ def _no_broker(cfg: KafkaSettings) -> str:
     )
 
 
-def ensure_topic(cfg: KafkaSettings) -> None:
-    """Create the trades topic if it does not exist (idempotent)."""
+def ensure_topic(cfg: KafkaSettings, wait_seconds: float = 120.0) -> None:
+    """Create the trades topic if it does not exist (idempotent); with ``kafka.create_topic`` false, wait for it."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -248,11 +249,25 @@ def ensure_topic(cfg: KafkaSettings) -> None:
     except KafkaError:
         raise ConnectionError(_no_broker(cfg)) from None
     try:
-        if cfg.topic not in admin.list_topics():
+        if cfg.topic in admin.list_topics():
+            return
+        if cfg.create_topic:
             admin.create_topics(
                 [NewTopic(cfg.topic, num_partitions=cfg.partitions, replication_factor=cfg.replication_factor)]
             )
             log.info("created topic %s (%d partitions)", cfg.topic, cfg.partitions)
+            return
+        log.info("waiting up to %.0f s for topic %s (kafka.create_topic is false: its owner creates it)",
+                 wait_seconds, cfg.topic)
+        deadline = time.monotonic() + wait_seconds
+        while cfg.topic not in admin.list_topics():
+            if time.monotonic() > deadline:
+                raise ConnectionError(
+                    f"topic {cfg.topic!r} (kafka.topic) still does not exist after {wait_seconds:.0f} s, and "
+                    "kafka.create_topic is false. Fix: create it (on Kubernetes: kubectl get kafkatopic, and see "
+                    "Strimzi's Topic Operator) or set ARGOS_KAFKA__CREATE_TOPIC=true."
+                )
+            time.sleep(min(2.0, wait_seconds / 10))
     except TopicAlreadyExistsError:
         pass
     finally:

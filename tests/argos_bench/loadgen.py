@@ -82,7 +82,7 @@ def _produce(load: Load, share: float, index: int, start_at: float, out: Any) ->
     sink: Sink | LibrdkafkaSink = (
         SpoolSink(Path(load.spool_dir)) if load.spool_dir
         else LibrdkafkaSink(load.bootstrap, load.topic) if load.producer == "librdkafka"
-        else KafkaSink(KafkaSettings(bootstrap=load.bootstrap, topic=load.topic), create_topic=False))
+        else KafkaSink(KafkaSettings(bootstrap=load.bootstrap, topic=load.topic), check_topic=False))
     # Its own seed and id range: the ETL would rightly drop another process's trade with the same id.
     market = SyntheticMarket(list(load.symbols), seed=load.seed + index, id_offset=load.id_base + index * 1_000_000_000)
     while time.time() < start_at:

@@ -137,6 +137,8 @@ app.kubernetes.io/part-of: argos
   value: {{ .Values.kafka.topics.trades.partitions | quote }}
 - name: ARGOS_KAFKA__REPLICATION_FACTOR
   value: {{ .Values.kafka.topics.trades.replicas | quote }}
+- name: ARGOS_KAFKA__CREATE_TOPIC  # Strimzi's Topic Operator makes the chart's KafkaTopic: the ingest waits for it
+  value: {{ ne .Values.kafka.mode "strimzi" | quote }}
 - name: ARGOS_KAFKA__SECURITY_PROTOCOL
   value: {{ .Values.kafka.external.securityProtocol | quote }}
 - name: ARGOS_CLICKHOUSE__URL
