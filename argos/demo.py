@@ -48,9 +48,13 @@ def run_demo(settings: Settings, client, seconds: float | None, port: int) -> No
         stop_ingest.set()
         display.stop()
     console.print(_summary(client, settings, stats.rate))
-    if dashboard:
+    if dashboard and sys.stdin.isatty():  # a scripted run (CI, make demo in a pipe) ends with the summary
         console.print(f"dashboard: {dashboard} — serving until Ctrl-C (or run `argos report --out argos.html`)")
-        _serve_until_interrupted()
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    elif dashboard:
+        console.print("dashboard: stopped with the run (no terminal to wait on); `argos report --out argos.html` "
+                      "renders it from the database")
     stop_dashboard()
 
 
@@ -61,13 +65,6 @@ def _start_dashboard(client, settings: Settings, port: int):
     from argos_dashboards.server import start_dashboard_server
 
     return start_dashboard_server(client.query_arrow, "127.0.0.1", port, db=settings.clickhouse.database)
-
-
-def _serve_until_interrupted() -> None:
-    if not sys.stdin.isatty():
-        return  # a scripted run (CI, make demo in a pipe) ends with the summary
-    with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
 
 
 class _LiveTable:

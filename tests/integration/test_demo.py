@@ -43,6 +43,7 @@ def test_demo_fills_the_embedded_database_and_serves_status(tmp_path):
         demo.kill()
     assert demo.returncode == 0, out[-3000:]
     assert "0 duplicate ids" in out and "done" in out
+    assert "dashboard: stopped with the run" in out and "serving until" not in out  # stdin is no terminal
 
     final = argos("status", "--data-dir", str(data), env=env)
     assert final.returncode == 0, final.stderr
