@@ -8,7 +8,7 @@ import os
 import pytest
 from renders import objects, render
 
-from argos.settings import load_settings
+from argos.settings import Settings, load_settings
 from argos_ingest.venues import venue_markets
 
 VENUES = [
@@ -28,6 +28,16 @@ def ingest_objects(*extra: str) -> list[dict]:
 def env_of(deployment: dict) -> dict[str, str]:
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def settings_of(env: dict[str, str], prefix: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """What Argos itself loads from the rendered variables starting with ``prefix`` (and no others)."""
+    for key in [k for k in os.environ if k.startswith("ARGOS_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith(prefix):
+            monkeypatch.setenv(key, value)
+    return load_settings()
 
 
 def test_one_deployment_and_service_per_venue() -> None:
@@ -57,12 +67,7 @@ def test_rendered_environment_is_what_the_ingest_streams(venue: str, expected: s
                       if o["kind"] == "Deployment" and o["metadata"]["name"].endswith(venue))
     env = env_of(deployment)
     assert env["ARGOS_INGEST__SOURCE"] == "live" and env["ARGOS_INGEST__VENUES"] == venue
-    for key in [k for k in os.environ if k.startswith("ARGOS_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        if key.startswith("ARGOS_INGEST__"):
-            monkeypatch.setenv(key, value)
-    settings = load_settings()
+    settings = settings_of(env, "ARGOS_INGEST__", monkeypatch)
     assert {(m.market, m.symbols) for m in venue_markets(settings.ingest)} == expected
 
 
@@ -78,9 +83,4 @@ def test_the_ingest_waits_for_the_topic_strimzi_owns(profile: str, creates: bool
     first would race the Topic Operator with broker defaults. An external Kafka has no owner in the chart."""
     deployment = next(o for o in objects(render(profile, "argos"))
                       if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("ingest"))
-    for key in [k for k in os.environ if k.startswith("ARGOS_")]:
-        monkeypatch.delenv(key)
-    for key, value in env_of(deployment).items():
-        if key.startswith("ARGOS_KAFKA__"):
-            monkeypatch.setenv(key, value)
-    assert load_settings().kafka.create_topic is creates
+    assert settings_of(env_of(deployment), "ARGOS_KAFKA__", monkeypatch).kafka.create_topic is creates
