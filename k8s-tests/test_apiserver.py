@@ -203,11 +203,31 @@ def run_helm(c: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
+def users_secret(c: Cluster, ns: str, key: str = "password") -> None:
+    """The external profile's clickhouse.auth.existingSecret, made by the user before the install."""
+    done = c.apply(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: clickhouse-credentials\n  namespace: {ns}\n"
+                   f"stringData:\n  {key}: not-a-real-one\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_secret_the_user_brings_must_exist_before_the_install(cluster: Cluster) -> None:
+    """Without it the Altinity operator silently leaves the user without a password; helm refuses instead."""
+    ns = namespace(cluster, "bring-secret")
+    args = ["install", "argos", str(CHART), "--namespace", ns, *PROFILES["external"][1], "--dry-run=server"]
+    missing = run_helm(cluster, *args)
+    assert missing.returncode != 0 and 'no Secret "clickhouse-credentials" in namespace' in missing.stderr, missing
+    users_secret(cluster, ns, key="passwd")
+    wrong_key = run_helm(cluster, *args)
+    assert wrong_key.returncode != 0 and 'has no key "password"' in wrong_key.stderr, wrong_key
+    assert run_helm(cluster, *args, "--set", "clickhouse.auth.passwordKey=passwd").returncode == 0
+
+
 def test_helm_install_and_upgrade(cluster: Cluster) -> None:
     """helm itself against the API server: --dry-run=server (lookups, kinds known, hooks rendered), then a real
     install and upgrade (hooks skipped: no Job controller runs here). The external profile has no CRs whose CRD
     may be missing, so every object of it is created for real."""
     ns = namespace(cluster, "helm")
+    users_secret(cluster, ns)
     args = ["argos", str(CHART), "--namespace", ns, *PROFILES["external"][1]]
     dry = run_helm(cluster, "install", *args, "--dry-run=server")
     assert dry.returncode == 0, dry.stderr
@@ -226,6 +246,7 @@ def test_helm_install_runs_the_schema_hook_after_the_workloads(cluster: Cluster)
     the install completes when the Job does. No Job controller runs here, so the test writes the Job's status
     the way the controller would (start, success criteria met, complete)."""
     ns = namespace(cluster, "hooks")
+    users_secret(cluster, ns)
     cmd = [str(helm()), "--kubeconfig", str(cluster.kubeconfig), "install", "argos", str(CHART), "--namespace", ns,
            *PROFILES["external"][1], "--timeout", "120s"]  # fmt: skip
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
