@@ -14,11 +14,14 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local Spark session for the transform tests."""
+    """One local Spark session for the transform and Kafka reader tests."""
     from pyspark.sql import SparkSession
+
+    from argos_etl.jars import kafka_reader_jar, spark_kafka_jars
 
     session = (
         SparkSession.builder.master("local[2]").appName("argos-tests")
+        .config("spark.jars", ",".join(map(str, [*spark_kafka_jars(), kafka_reader_jar()])))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")

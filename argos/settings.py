@@ -106,8 +106,13 @@ class SparkSettings(_Section):
         "the whole batch, a Python worker its write partition).",
     )
     shuffle_partitions: int = Field(2, ge=1, description="Executor-mode write partitions.")
+    kafka_reader: Literal["grouped", "spark"] = Field(
+        "grouped", description="How Spark reads Kafka: 'grouped', Argos' reader (spark-jobs/kafka-reader), where "
+        "each read task polls all of its partitions through one consumer; 'spark', Spark's own Kafka source, a reader "
+        "per partition (a fixed cost per partition and micro-batch).",
+    )
     read_tasks: int = Field(
-        0, ge=0, description="Spark tasks that read one micro-batch from Kafka (its partitions are coalesced onto "
+        0, ge=0, description="Spark tasks that read one micro-batch from Kafka (its partitions shared out among "
         "them); 0: one per core (spark.default.parallelism).",
     )
     interpreted_below_rows: int = Field(

@@ -55,10 +55,11 @@ KAFKA_METRICS_OFF = {"kafka.metric.reporters": "", "kafka.auto.include.jmx.repor
                      "kafka.enable.metrics.push": "false"}
 
 
-def consumer_options(partitions: int) -> dict[str, str]:
-    """Options of Spark's Kafka consumers for a topic of ``partitions``."""
+def consumer_options(partitions: int, reader: str = "spark") -> dict[str, str]:
+    """Options of the Kafka consumers that read a topic of ``partitions``; those for many partitions serve Spark's
+    reader, where each partition polls and looks up its offsets apart."""
     options = {"kafka.fetch.max.wait.ms": str(FETCH_MAX_WAIT_MS), **KAFKA_METRICS_OFF}
-    if partitions >= MANY_PARTITIONS:
+    if reader == "spark" and partitions >= MANY_PARTITIONS:
         options |= {"kafka.fetch.max.wait.ms": str(MANY_PARTITIONS_FETCH_MAX_WAIT_MS),
                     "kafka.max.poll.records": str(MANY_PARTITIONS_MAX_POLL_RECORDS)}
     return options
@@ -77,9 +78,10 @@ def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSessi
         builder = builder.master(settings.spark.master)
     jars = settings.spark.jars
     if not jars and settings.spark.source == "kafka":
-        from argos_etl.jars import spark_kafka_jars
+        from argos_etl.jars import kafka_reader_jar, spark_kafka_jars
 
-        jars = ",".join(str(j) for j in spark_kafka_jars())
+        grouped = [kafka_reader_jar()] if settings.spark.kafka_reader == "grouped" else []
+        jars = ",".join(str(j) for j in [*spark_kafka_jars(), *grouped])
     for key, value in session_conf(settings, jars).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
@@ -140,26 +142,26 @@ def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
     if settings.spark.source == "kafka":
         kafka = settings.kafka
         tasks = settings.spark.read_tasks or spark.sparkContext.defaultParallelism
-        stream = (
-            spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", kafka.bootstrap)
+        reader = (
+            spark.readStream.option("kafka.bootstrap.servers", kafka.bootstrap)
             .option("kafka.security.protocol", kafka.security_protocol)
             .option("subscribe", kafka.topic)
-            .option("startingOffsets", "earliest")
             .option("maxOffsetsPerTrigger", limit)
-            .option("failOnDataLoss", "true")
-            .option("maxRecordsPerPartition", max(1, limit // (READ_SPLITS * tasks)))
-            .options(**consumer_options(kafka.partitions))
-            .load()
+            .options(**consumer_options(kafka.partitions, settings.spark.kafka_reader))
         )
-        # Kafka partitions are not Spark tasks: in a big batch a busy symbol's partition is split into offset
-        # ranges of similar size (maxRecordsPerPartition), and hundreds of quiet ones are not hundreds of tasks;
-        # coalescing (no shuffle) deals these pieces out to one task per core. A small batch is not split: every
-        # range costs a poll plus two offset lookups in Spark's Kafka consumer.
-        return stream.coalesce(tasks).select(
-            F.col("value").cast("string").alias("raw"), F.concat(F.lit("kafka:"), F.col("topic")).alias("source"),
-            F.col("timestamp").alias("arrived"),
-        )
+        if settings.spark.kafka_reader == "grouped":
+            # Kafka partitions are not Spark tasks: each of `tasks` reads an equal share of the batch's records,
+            # a busy partition's split among several, hundreds of quiet ones through one consumer.
+            stream = reader.format("argos-kafka").option("tasks", tasks).load()
+        else:
+            # Spark's source reads each partition apart; a big batch splits a busy one into ranges of similar size
+            # (maxRecordsPerPartition) and coalescing (no shuffle) deals them out to one task per core. A small
+            # batch is not split: every range costs a poll plus two offset lookups in Spark's Kafka consumer.
+            stream = (reader.format("kafka").option("startingOffsets", "earliest").option("failOnDataLoss", "true")
+                      .option("maxRecordsPerPartition", max(1, limit // (READ_SPLITS * tasks))).load()
+                      .coalesce(tasks))
+        return stream.select(F.col("value").cast("string").alias("raw"), F.lit(f"kafka:{kafka.topic}").alias("source"),
+                             F.col("timestamp").alias("arrived"))
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     stream = (
         spark.readStream.format("text")

@@ -50,6 +50,8 @@ def test_many_partitions_do_not_wait_out_held_prefetches_and_take_a_whole_fetch_
         assert options["kafka.fetch.max.wait.ms"] == "1" and options["kafka.max.poll.records"] == "5000"
     for partitions in (3, 256):
         assert consumer_options(partitions)["kafka.metric.reporters"] == ""
+        # Argos' grouped reader polls all of a task's partitions at once and looks up no offsets per partition.
+        assert consumer_options(partitions, "grouped") == consumer_options(3)
 
 
 def test_a_batch_of_many_partitions_holds_more_rows_up_to_what_its_writer_holds() -> None:
