@@ -1,4 +1,4 @@
-# Two commands on a fresh machine (Python >= 3.11 and Java 17+ installed):
+# Two commands on a fresh machine (Python >= 3.11 and a JDK 17+ installed: java, and javac for the Kafka reader):
 #   make demo   - the whole pipeline on this machine for DEMO_SECONDS (0: until Ctrl-C)
 #   make test   - lint, unit, Spark, Kafka, ClickHouse, dashboard and chart checks
 PYTHON ?= python3
@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test,bench]"
-	$(BIN)/python -m argos_etl.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, cached
+	$(BIN)/python -m argos_etl.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, Argos' Kafka reader, cached
 	touch $@
 
 setup: $(BIN)/.installed

@@ -55,7 +55,9 @@ class Reader:
         return self
 
     def stop(self) -> None:
+        """Stops the query (an idle one asks Kafka for offsets back to back): a stop, not a failure."""
         self.query.stop()
+        assert self.query.exception() is None
 
 
 def test_every_record_of_many_partitions_is_read_once_in_capped_batches_of_few_tasks(

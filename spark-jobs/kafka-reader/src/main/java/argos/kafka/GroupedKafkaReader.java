@@ -26,11 +26,13 @@ import org.apache.spark.sql.connector.read.PartitionReaderFactory;
 /**
  * Reads one task's ranges through one consumer assigned to all of their partitions: each poll fetches from every
  * partition still short of its range's end, and a partition is paused once its range is read. Consumers are kept
- * for the next batch, one per concurrent task of a query.
+ * for the next batch, one per concurrent task of a query, and closed after 5 minutes unused.
  */
 final class GroupedKafkaReader implements PartitionReader<InternalRow> {
-  private static final Map<Map<String, String>, Queue<KafkaConsumer<byte[], byte[]>>> IDLE =
-      new ConcurrentHashMap<>();
+  private record Idle(KafkaConsumer<byte[], byte[]> consumer, long since) {}
+
+  private static final Map<Map<String, String>, Queue<Idle>> IDLE = new ConcurrentHashMap<>();
+  private static final long EVICT_NANOS = Duration.ofMinutes(5).toNanos();
   private static final Duration POLL = Duration.ofMillis(100);
   private final Map<String, String> options;
   private final KafkaConsumer<byte[], byte[]> consumer;
@@ -58,8 +60,8 @@ final class GroupedKafkaReader implements PartitionReader<InternalRow> {
   GroupedKafkaReader(Map<String, String> options, KafkaRanges task) {
     this.options = options;
     this.pollTimeoutMs = Long.parseLong(options.getOrDefault("kafkaConsumer.pollTimeoutMs", "120000"));
-    KafkaConsumer<byte[], byte[]> idle = IDLE.computeIfAbsent(options, k -> new ConcurrentLinkedQueue<>()).poll();
-    this.consumer = idle != null ? idle : newConsumer(options);
+    Idle idle = IDLE.computeIfAbsent(options, k -> new ConcurrentLinkedQueue<>()).poll();
+    this.consumer = idle != null ? idle.consumer() : newConsumer(options);
     for (int i = 0; i < task.partitions().length; i++) {
       ranges.put(task.partitions()[i], new long[] {task.from()[i], task.until()[i]});
       unread.add(new TopicPartition(task.topic(), task.partitions()[i]));
@@ -144,10 +146,18 @@ final class GroupedKafkaReader implements PartitionReader<InternalRow> {
 
   @Override
   public void close() {
-    if (reusable) {
-      IDLE.get(options).offer(consumer);
-    } else {
+    if (!reusable) {
       consumer.close(Duration.ZERO);  // failed or stopped mid-range: its position and buffers are not trusted
+      return;
+    }
+    long now = System.nanoTime();
+    IDLE.get(options).offer(new Idle(consumer, now));
+    for (Queue<Idle> queue : IDLE.values()) {  // a stopped query's consumers; remove() decides who takes one
+      for (Idle old : queue) {
+        if (now - old.since() > EVICT_NANOS && queue.remove(old)) {
+          old.consumer().close(Duration.ZERO);
+        }
+      }
     }
   }
 

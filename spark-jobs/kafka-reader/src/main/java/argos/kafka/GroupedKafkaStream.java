@@ -139,6 +139,11 @@ final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionCon
   public InputPartition[] planInputPartitions(Offset start, Offset end) {
     KafkaOffsets until = (KafkaOffsets) end;
     Map<Integer, Long> from = starts((KafkaOffsets) start, until);
+    if (!until.next.keySet().containsAll(from.keySet())) {
+      throw new IllegalStateException("Kafka topic '" + topic + "' has fewer partitions than " + from.keySet()
+          + ": records were lost (was the topic deleted and created again?); to start over, delete the query's "
+          + "checkpoint");
+    }
     long total = 0;
     for (var e : until.next.entrySet()) {
       long begin = from.get(e.getKey());
