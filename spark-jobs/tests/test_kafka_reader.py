@@ -99,7 +99,7 @@ def test_a_query_resumes_after_its_last_batch_also_from_a_checkpoint_of_sparks_k
 def test_partitions_added_to_the_topic_are_read_from_their_start(spark, kafka_bootstrap, tmp_path):
     topic = new_topic(kafka_bootstrap, 2)
     produce(kafka_bootstrap, topic, {0: ["0-0"], 1: ["1-0"]})
-    reader = Reader(spark, kafka_bootstrap, topic, tmp_path / "ck", **{"kafka.metadata.max.age.ms": 500}).drain()
+    reader = Reader(spark, kafka_bootstrap, topic, tmp_path / "ck").drain()  # Kafka's defaults: no short metadata age
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_partitions({topic: NewPartitions(total_count=4)})
     admin.close()
@@ -130,3 +130,9 @@ def test_records_deleted_before_they_were_read_stop_the_query_naming_the_fix(spa
     # The batch [10, 30) is read by two tasks; the one at [10, 20) finds its records gone.
     assert "retention.ms" in str(failure.value) and f"{topic}-0 [10, 20)" in str(failure.value)
     assert again.values == []
+
+
+def test_a_topic_that_does_not_exist_stops_the_query_naming_it(spark, kafka_bootstrap, tmp_path):
+    topic = f"missing-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(Exception, match=f"Kafka topic '{topic}' does not exist"):
+        Reader(spark, kafka_bootstrap, topic, tmp_path / "ck").drain()

@@ -44,7 +44,7 @@ final class GroupedKafkaReader implements PartitionReader<InternalRow> {
   private boolean reusable;
 
   /** A consumer for the {@code kafka.*} options, which may override these defaults. */
-  static KafkaConsumer<byte[], byte[]> newConsumer(Map<String, String> options) {
+  private static KafkaConsumer<byte[], byte[]> newConsumer(Map<String, String> options) {
     Properties config = new Properties();
     config.put("enable.auto.commit", "false");
     config.put("auto.offset.reset", "none");  // a range whose records are gone is an error, never a silent skip

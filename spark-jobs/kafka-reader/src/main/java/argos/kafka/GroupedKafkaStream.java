@@ -3,14 +3,20 @@ package argos.kafka;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Supplier;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.PartitionInfo;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.connector.read.InputPartition;
 import org.apache.spark.sql.connector.read.PartitionReaderFactory;
@@ -24,14 +30,15 @@ import org.apache.spark.sql.connector.read.streaming.SupportsAdmissionControl;
  * Plans each micro-batch on the driver: one offset range per partition, capped as Spark's Kafka source caps it (each
  * partition's share of {@code maxOffsetsPerTrigger} in proportion to its backlog); then the ranges, laid end to end,
  * are cut into {@code tasks} runs of equal record counts, so that a busy partition is shared out and hundreds of
- * quiet ones make one task.
+ * quiet ones make one task. Partitions and offsets come from Kafka's admin client, as in Spark's source, so a
+ * partition added to the topic is read from the next batch on.
  */
 final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionControl {
   private final Map<String, String> options;
   private final String topic;
   private final long maxRows;
   private final int tasks;
-  private KafkaConsumer<byte[], byte[]> offsets;  // partitions and their offsets; only the query's thread asks
+  private Admin admin;  // partitions and their offsets; only the query's thread asks
   private KafkaOffsets latest;
 
   GroupedKafkaStream(Map<String, String> options) {
@@ -46,31 +53,51 @@ final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionCon
         : SparkSession.active().sparkContext().defaultParallelism();
   }
 
+  /** The {@code kafka.*} options an admin client knows (the consumers' own ones would only be logged as unused). */
+  private static Map<String, Object> adminConfig(Map<String, String> options) {
+    Set<String> known = AdminClientConfig.configNames();
+    Map<String, Object> config = new HashMap<>();
+    options.forEach((key, value) -> {
+      if (key.startsWith("kafka.") && known.contains(key.substring("kafka.".length()))) {
+        config.put(key.substring("kafka.".length()), value);
+      }
+    });
+    return config;
+  }
+
   /** Asks Kafka; a stop (query.stop() interrupts this thread) surfaces as an exception Spark takes for a stop. */
-  private <T> T ask(Supplier<T> call) {
-    if (offsets == null) {
-      offsets = GroupedKafkaReader.newConsumer(options);
+  private <T> T ask(Function<Admin, KafkaFuture<T>> call) {
+    if (admin == null) {
+      admin = Admin.create(adminConfig(options));
     }
     try {
-      return call.get();
-    } catch (InterruptException e) {
+      return call.apply(admin).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
       throw new UncheckedIOException(new InterruptedIOException("stopped while asking Kafka for offsets"));
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+        throw new IllegalStateException("Kafka topic '" + topic + "' does not exist", e.getCause());
+      }
+      throw new IllegalStateException("could not ask Kafka for the offsets of topic '" + topic + "': "
+          + e.getCause().getMessage(), e.getCause());
     }
   }
 
   private List<TopicPartition> partitions() {
-    List<PartitionInfo> infos = ask(() -> offsets.partitionsFor(topic));
-    if (infos == null || infos.isEmpty()) {
-      throw new IllegalStateException("Kafka topic '" + topic + "' does not exist");
-    }
     List<TopicPartition> partitions = new ArrayList<>();
-    infos.forEach(info -> partitions.add(new TopicPartition(topic, info.partition())));
+    ask(a -> a.describeTopics(List.of(topic)).allTopicNames()).get(topic).partitions()
+        .forEach(info -> partitions.add(new TopicPartition(topic, info.partition())));
     return partitions;
   }
 
-  private KafkaOffsets offsetsOf(Map<TopicPartition, Long> byTopicPartition) {
+  /** Each partition's earliest or latest offset, in one request per broker. */
+  private KafkaOffsets offsets(List<TopicPartition> partitions, OffsetSpec spec) {
+    Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+    partitions.forEach(tp -> request.put(tp, spec));
+    Map<TopicPartition, ListOffsetsResultInfo> found = ask(a -> a.listOffsets(request).all());
     Map<Integer, Long> next = new TreeMap<>();
-    byTopicPartition.forEach((tp, offset) -> next.put(tp.partition(), offset));
+    found.forEach((tp, info) -> next.put(tp.partition(), info.offset()));
     return new KafkaOffsets(topic, next);
   }
 
@@ -84,14 +111,14 @@ final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionCon
       }
     });
     if (!added.isEmpty()) {
-      from.putAll(offsetsOf(ask(() -> offsets.beginningOffsets(added))).next);
+      from.putAll(offsets(added, OffsetSpec.earliest()).next);
     }
     return from;
   }
 
   @Override
   public Offset initialOffset() {
-    return offsetsOf(ask(() -> offsets.beginningOffsets(partitions())));
+    return offsets(partitions(), OffsetSpec.earliest());
   }
 
   @Override
@@ -111,7 +138,7 @@ final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionCon
 
   @Override
   public Offset latestOffset(Offset start, ReadLimit limit) {
-    latest = offsetsOf(ask(() -> offsets.endOffsets(partitions())));
+    latest = offsets(partitions(), OffsetSpec.latest());
     Map<Integer, Long> from = starts((KafkaOffsets) start, latest);
     Map<Integer, Long> until = new TreeMap<>(latest.next);
     long cap = limit instanceof ReadMaxRows rows ? rows.maxRows() : Long.MAX_VALUE;
@@ -198,9 +225,9 @@ final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionCon
 
   @Override
   public void stop() {
-    if (offsets != null) {
-      offsets.close();
-      offsets = null;
+    if (admin != null) {
+      admin.close();
+      admin = null;
     }
   }
 
