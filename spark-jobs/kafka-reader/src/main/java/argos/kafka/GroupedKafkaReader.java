@@ -49,11 +49,7 @@ final class GroupedKafkaReader implements PartitionReader<InternalRow> {
     config.put("enable.auto.commit", "false");
     config.put("auto.offset.reset", "none");  // a range whose records are gone is an error, never a silent skip
     config.put("max.poll.records", "10000");  // a poll returns what one fetch brought from all partitions
-    options.forEach((key, value) -> {
-      if (key.startsWith("kafka.")) {
-        config.put(key.substring("kafka.".length()), value);
-      }
-    });
+    config.putAll(GroupedKafkaSource.kafkaParams(options));
     return new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
   }
 

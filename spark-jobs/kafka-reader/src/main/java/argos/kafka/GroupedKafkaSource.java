@@ -1,6 +1,7 @@
 package argos.kafka;
 
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import org.apache.spark.sql.connector.catalog.SupportsRead;
@@ -29,6 +30,17 @@ public final class GroupedKafkaSource implements TableProvider, DataSourceRegist
   static final StructType SCHEMA = new StructType()
       .add("value", DataTypes.BinaryType, true)
       .add("timestamp", DataTypes.TimestampType, false);
+
+  /** The {@code kafka.*} options without their prefix: the Kafka clients' own configuration. */
+  static Map<String, Object> kafkaParams(Map<String, String> options) {
+    Map<String, Object> params = new HashMap<>();
+    options.forEach((key, value) -> {
+      if (key.startsWith("kafka.")) {
+        params.put(key.substring("kafka.".length()), value);
+      }
+    });
+    return params;
+  }
 
   @Override
   public String shortName() {

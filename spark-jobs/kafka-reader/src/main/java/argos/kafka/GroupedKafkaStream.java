@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Function;
@@ -55,13 +54,8 @@ final class GroupedKafkaStream implements MicroBatchStream, SupportsAdmissionCon
 
   /** The {@code kafka.*} options an admin client knows (the consumers' own ones would only be logged as unused). */
   private static Map<String, Object> adminConfig(Map<String, String> options) {
-    Set<String> known = AdminClientConfig.configNames();
-    Map<String, Object> config = new HashMap<>();
-    options.forEach((key, value) -> {
-      if (key.startsWith("kafka.") && known.contains(key.substring("kafka.".length()))) {
-        config.put(key.substring("kafka.".length()), value);
-      }
-    });
+    Map<String, Object> config = GroupedKafkaSource.kafkaParams(options);
+    config.keySet().retainAll(AdminClientConfig.configNames());
     return config;
   }
 
