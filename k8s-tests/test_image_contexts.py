@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -97,12 +98,26 @@ def run_instructions(dockerfile: Path) -> list[str]:
     return [line.removeprefix("RUN ") for line in logical if line.startswith("RUN ")]
 
 
+@pytest.fixture(scope="module")
+def image_build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Path]]:
+    """An image's build context and the wheel built from it, once per image."""
+    built: dict[str, tuple[Path, Path]] = {}
+
+    def build(image: str) -> tuple[Path, Path]:
+        if image not in built:
+            root = tmp_path_factory.mktemp(image)
+            context = copy_context(ROOT / image / "Dockerfile", root / "context")
+            built[image] = context, build_wheel(context, root / "dist")
+        return built[image]
+
+    return build
+
+
 @pytest.mark.parametrize("image", ["ingest", "spark-jobs"])
-def test_the_wheel_builds_from_the_image_context(image: str, tmp_path: Path) -> None:
+def test_the_wheel_builds_from_the_image_context(image: str, image_build) -> None:
     dockerfile = ROOT / image / "Dockerfile"
-    context = copy_context(dockerfile, tmp_path / "context")
+    context, wheel = image_build(image)
     assert not (context / ".git").exists() and not (context / "tests").exists(), "the context sends too much"
-    wheel = build_wheel(context, tmp_path / "dist")
     with zipfile.ZipFile(wheel) as built:
         names = set(built.namelist())
         metadata = next(built.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
@@ -118,7 +133,7 @@ def test_the_wheel_builds_from_the_image_context(image: str, tmp_path: Path) -> 
     assert f'pip install ".[{extra}]"' in dockerfile.read_text()
 
 
-def test_the_spark_image_builds_the_kafka_reader(tmp_path: Path) -> None:
+def test_the_spark_image_builds_the_kafka_reader(tmp_path: Path, image_build) -> None:
     from argos_etl.jars import spark_kafka_jars
 
     dockerfile = ROOT / "spark-jobs" / "Dockerfile"
@@ -135,9 +150,8 @@ def test_the_spark_image_builds_the_kafka_reader(tmp_path: Path) -> None:
     moved = program.replace('"/jars/', f'"{jars}/').replace('"/opt/argos/', f'"{out}/')
     assert moved.count(str(jars)) == 1 and moved.count(str(out)) == 1, f"the image's paths moved in:\n{program}"
 
-    context = copy_context(dockerfile, tmp_path / "context")
+    context, wheel = image_build("spark-jobs")
     site = tmp_path / "site"  # the image's venv: the wheel built from the context, and this machine's pyspark
-    wheel = build_wheel(context, tmp_path / "dist")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, timeout=300)
     env = {**os.environ, "PYTHONPATH": str(site)}
