@@ -42,6 +42,10 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"ETL drain {etl['trades']:,} trades Kafka→Spark→ClickHouse, trades/s",
                     _f(etl["etl"]["trades_per_s"]), f"count-only {_f(etl['count_only']['trades_per_s'])}",
                     f"{etl['ratio']:.2f}"))
+    if etl and "decode_only" in etl:
+        out.append(("ETL drain vs a read that only decodes the JSON (one from_json), trades/s",
+                    _f(etl["etl"]["trades_per_s"]), f"decode-only {_f(etl['decode_only']['trades_per_s'])}",
+                    f"{etl['ratio_to_decode_only']:.2f}"))
     if etl and "etl_without_dedup" in etl:
         out.append(("ETL drain with de-duplication off (spark.dedup=false), trades/s",
                     _f(etl["etl_without_dedup"]["trades_per_s"]), f"with dedup {_f(etl['etl']['trades_per_s'])}",
@@ -232,9 +236,9 @@ def markdown(results: dict[str, Any], images: list[Path], command: str) -> str:
                   f"{e['startup_and_idle_seconds']:.1f} s query start-up and trigger waits. "
                   f"Stored {etl['stored_rows']:,} rows, {etl['stored_distinct_ids']:,} distinct ids.", ""]
         if len(rounds := etl.get("rounds_trades_per_s", [])) > 1:
-            lines += ["Rounds in one JVM, the last reported (count-only · drain · drain without de-duplication, "
-                      "trades/s): " + "; ".join(" · ".join(_f(r[k]) for k in ("count_only", "etl", "etl_without_dedup"))
-                                                 for r in rounds) + ".", ""]
+            keys = [k for k in ("count_only", "decode_only", "etl", "etl_without_dedup") if k in rounds[-1]]
+            lines += [f"Rounds in one JVM, the last reported ({' · '.join(k.replace('_', ' ') for k in keys)}, "
+                      "trades/s): " + "; ".join(" · ".join(_f(r[k]) for k in keys) for r in rounds) + ".", ""]
     if bd := results.get("etl_breakdown"):
         lines += [f"## ETL stages on a static read of {bd['trades']:,} trades "
                   "(Spark rows cumulative; ClickHouse rows alone)", "",

@@ -41,6 +41,8 @@ def test_bench_quick_writes_a_sane_report(tmp_path):
     assert etl["stored_rows"] == etl["stored_distinct_ids"] == etl["trades"], "the drain lost or doubled trades"
     assert _positive(etl["etl"]["trades_per_s"]) and _positive(etl["count_only"]["trades_per_s"])
     assert 0 < etl["ratio"] < 5
+    assert etl["decode_only"]["rows"] == etl["trades"], "the decode-only baseline did not read the whole topic"
+    assert 0 < etl["ratio_to_decode_only"] < 5
 
     ref = r["reference"]
     assert ref["rows_inserted"] > 0 and _positive(ref["trades_per_s"]) and _positive(ref["argos_over_reference"])
