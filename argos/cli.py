@@ -47,7 +47,8 @@ def schema_migrate(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> Non
     from argos_schema.migrate import migrate
 
     settings = settings_or_exit(config, data_dir=data_dir)
-    applied = migrate(client_or_exit(settings), settings.clickhouse.database, settings.clickhouse.cluster)
+    ch = settings.clickhouse
+    applied = migrate(client_or_exit(settings), ch.database, ch.cluster, cluster_hosts=ch.cluster_hosts)
     console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'schema is up to date'}")
 
 
@@ -143,7 +144,8 @@ def etl(
     client = client_or_exit(settings)
     try:
         if migrate_schema:
-            migrate(client, settings.clickhouse.database, settings.clickhouse.cluster)
+            migrate(client, settings.clickhouse.database, settings.clickhouse.cluster,
+                    cluster_hosts=settings.clickhouse.cluster_hosts)
         else:
             wait_for_schema(client, settings.clickhouse.database)
     except MigrationError as exc:

@@ -88,6 +88,10 @@ class ClickHouseSettings(_Section):
     user: str = Field("default", description="ClickHouse user (server only).")
     password: SecretStr = Field(SecretStr(""), description="ClickHouse password; set it from a Secret/env.")
     cluster: str = Field("", description="Cluster name for replicated schema (empty: single node).")
+    cluster_hosts: int = Field(
+        0, ge=0, description="Hosts the cluster must list before the schema is created on it (shards × replicas; "
+        "0: do not wait). A host missing from the cluster when the DDL runs never creates the database.",
+    )
     insert_retries: int = Field(8, ge=0, description="Retries of a failed insert, with exponential backoff.")
 
 

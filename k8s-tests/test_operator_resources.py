@@ -108,3 +108,35 @@ def test_the_charts_service_sends_queries_only_to_hosts_the_operator_marked_read
     if "ClickHouseKeeperInstallation" in pod_labels:
         assert not matches(selector, {**pod_labels["ClickHouseKeeperInstallation"],
                                       "clickhouse-keeper.altinity.com/ready": "yes"})
+
+
+def _env_values(node: object, name: str) -> list[str]:
+    """Every value the render gives the environment variable ``name``: a container's ``env`` entry, or a
+    SparkApplication's ``spark.kubernetes.driverEnv.<name>`` / ``spark.executorEnv.<name>``."""
+    if isinstance(node, dict):
+        own = [str(node.get("value"))] if node.get("name") == name else []
+        own += [str(v) for k, v in node.items() if isinstance(k, str) and k.endswith(f"Env.{name}")]
+        return own + [v for child in node.values() for v in _env_values(child, name)]
+    if isinstance(node, list):
+        return [v for child in node for v in _env_values(child, name)]
+    return []
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_process_waits_for_all_hosts_of_a_replicated_cluster(profile: str) -> None:
+    """On a first install the operator lists a ClickHouseInstallation's replicas in the cluster one by one, and
+    ON CLUSTER DDL reaches only the hosts listed when it runs (argos_schema.migrate.wait_for_cluster): whoever
+    may migrate must wait for every host of the installation, or for none where the schema is not replicated."""
+    objs = objects(render(profile, NS))
+    chi = [o for o in objs if o["kind"] == "ClickHouseInstallation"]
+    replicated = bool(chi) and any(_env_values(objs, "ARGOS_CLICKHOUSE__CLUSTER"))
+    hosts = sum(c["layout"].get("shardsCount", 1) * c["layout"]["replicasCount"]
+                for o in chi for c in o["spec"]["configuration"]["clusters"])
+    configured = [o for o in objs if _env_values(o, "ARGOS_CLICKHOUSE__CLUSTER")]
+    assert {o["kind"] for o in configured} >= {"Job", "Deployment", "SparkApplication"}
+    for o in configured:
+        values = _env_values(o, "ARGOS_CLICKHOUSE__CLUSTER_HOSTS")
+        assert len(values) == len(_env_values(o, "ARGOS_CLICKHOUSE__CLUSTER")), o["metadata"]["name"]
+        assert set(values) == {str(hosts if replicated else 0)}, (o["metadata"]["name"], values)
+    if profile == "production":
+        assert hosts == 2

@@ -124,10 +124,40 @@ def wait_for_schema(client: Client, db: str = "argos", timeout: float = 600, pol
         time.sleep(poll)
 
 
+def wait_for_cluster(client: Client, cluster: str, hosts: int, timeout: float = 600, poll: float = 5.0) -> None:
+    """Block until the server lists ``hosts`` hosts in ``cluster``, or fail naming the fix.
+
+    ``ON CLUSTER`` DDL goes to the hosts the server lists when it runs, and a host added later never runs it. On a
+    first install the Altinity operator adds a ClickHouseInstallation's replicas to the cluster one by one as each
+    becomes ready, and copies no schema to the hosts of a new installation (``shouldMigrateTables``,
+    pkg/controller/chi/worker-migrator.go, release-0.25.6): a schema created before the last replica is listed
+    would be missing on it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = client.query("SELECT count() FROM system.clusters WHERE cluster = {c:String}",
+                              parameters={"c": cluster}).result_rows[0][0]
+        if listed >= hosts:
+            return
+        if time.monotonic() > deadline:
+            raise MigrationError(
+                f"ClickHouse cluster '{cluster}' lists {listed} of {hosts} hosts after {timeout:.0f}s (system.clusters "
+                "of the server the migrator reached). Fix: wait until the ClickHouseInstallation is Completed "
+                "(kubectl get chi) and rerun; or set clickhouse.cluster_hosts (ARGOS_CLICKHOUSE__CLUSTER_HOSTS) to "
+                "the hosts the cluster really has (0: do not wait)."
+            )
+        log.info("waiting for ClickHouse cluster %s to list %d hosts (%d so far)", cluster, hosts, listed)
+        time.sleep(max(0.05, min(poll, deadline - time.monotonic())))
+
+
 def migrate(client: Client, db: str = "argos", cluster: str = "", folder: Path | None = None,
-            lock_wait_seconds: float = 600) -> list[str]:
-    """Bring the schema up to date; return the names of the migrations applied now (by this call)."""
+            lock_wait_seconds: float = 600, cluster_hosts: int = 0) -> list[str]:
+    """Bring the schema up to date; return the names of the migrations applied now (by this call).
+
+    With ``cluster`` and ``cluster_hosts`` set, first wait until the cluster lists that many hosts."""
     migrations = load_migrations(folder)
+    if cluster and cluster_hosts:
+        wait_for_cluster(client, cluster, cluster_hosts, timeout=lock_wait_seconds)
     _bookkeeping(client, db, cluster)
     if not _check(migrations, _applied(client, db)):
         return []

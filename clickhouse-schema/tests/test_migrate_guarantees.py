@@ -104,3 +104,14 @@ def test_a_migration_interrupted_mid_file_resumes_after_its_last_statement(chdb_
     assert migrate(chdb_session, db=db, folder=folder) == ["0001_x"]  # no 'table a already exists'
     assert pending(chdb_session, db, folder) == []
     chdb_session.command(f"DROP DATABASE {db}")
+
+
+def test_a_cluster_short_of_its_hosts_gets_no_schema(chdb_session):
+    """ON CLUSTER DDL reaches only the hosts listed when it runs: the migrator waits for all of them, and past its
+    timeout fails naming the setting, before it creates anything (the embedded engine lists no cluster)."""
+    db = f"wait_{uuid.uuid4().hex[:6]}"
+    t0 = time.monotonic()
+    with pytest.raises(MigrationError, match=r"cluster 'argos' lists 0 of 2 hosts .*ARGOS_CLICKHOUSE__CLUSTER_HOSTS"):
+        migrate(chdb_session, db, cluster="argos", cluster_hosts=2, lock_wait_seconds=1.5)
+    assert time.monotonic() - t0 >= 1.5  # it waited, polling, before giving up
+    assert chdb_session.query(f"SELECT count() FROM system.databases WHERE name = '{db}'").result_rows[0][0] == 0

@@ -123,6 +123,14 @@ app.kubernetes.io/part-of: argos
 {{- end }}
 {{- end }}
 
+{{/* Hosts the cluster must list before the schema is created on it (ARGOS_CLICKHOUSE__CLUSTER_HOSTS; 0: do
+not wait): on a first install the operator adds replicas to the cluster one by one (argos_schema.migrate). */}}
+{{- define "argos.clickhouseClusterHosts" -}}
+{{- if and (ne .Values.clickhouse.mode "external") .Values.clickhouse.keeper.enabled }}
+{{- mul .Values.clickhouse.server.shards .Values.clickhouse.server.replicas }}
+{{- else }}0{{- end }}
+{{- end }}
+
 {{- define "argos.clickhouseSecretName" -}}
 {{- default (include "argos.component" (dict "root" . "component" "clickhouse")) .Values.clickhouse.auth.existingSecret }}
 {{- end }}
@@ -149,6 +157,8 @@ app.kubernetes.io/part-of: argos
   value: {{ .Values.clickhouse.auth.user | quote }}
 - name: ARGOS_CLICKHOUSE__CLUSTER
   value: {{ include "argos.clickhouseCluster" . | quote }}
+- name: ARGOS_CLICKHOUSE__CLUSTER_HOSTS
+  value: {{ include "argos.clickhouseClusterHosts" . | quote }}
 - name: ARGOS_CLICKHOUSE__PASSWORD
   valueFrom:
     secretKeyRef:
