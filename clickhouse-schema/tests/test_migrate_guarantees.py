@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -115,3 +118,42 @@ def test_a_cluster_short_of_its_hosts_gets_no_schema(chdb_session):
         migrate(chdb_session, db, cluster="argos", cluster_hosts=2, lock_wait_seconds=1.5)
     assert time.monotonic() - t0 >= 1.5  # it waited, polling, before giving up
     assert chdb_session.query(f"SELECT count() FROM system.databases WHERE name = '{db}'").result_rows[0][0] == 0
+
+
+# A chDB process whose engine reads a config listing cluster 'argos' with two replicas (clickhouse-connect passes
+# no config file, so the engine is opened first; a second open of the same path in the process shares it).
+_CLUSTER_OF_TWO = """
+import sys, time, chdb
+from argos.clickhouse import connect
+from argos.settings import ClickHouseSettings
+from argos_schema.migrate import migrate
+path, config = sys.argv[1:]
+engine = chdb.connect(f"{path}?config-file={config}")
+client = connect(f"chdb://{path}", ClickHouseSettings())
+for hosts in (3, 2):
+    t0 = time.monotonic()
+    try:
+        migrate(client, "argos", cluster="argos", cluster_hosts=hosts, lock_wait_seconds=1.0)
+    except Exception as exc:
+        print(f"{hosts} hosts, {time.monotonic() - t0:.1f}s, {type(exc).__name__}: {exc}".replace(chr(10), " "))
+"""
+_REPLICA = "<replica><host>{host}</host><port>9000</port></replica>"
+
+
+def test_a_cluster_listing_all_its_hosts_goes_on_to_the_schema(tmp_path):
+    """The wait's other side, on the engine: system.clusters lists one row per replica, and once it lists the hosts
+    asked for the migrator goes straight on to its ON CLUSTER DDL (which the embedded engine refuses: it runs no
+    distributed DDL, and that refusal is what shows the wait was passed)."""
+    config = tmp_path / "config.xml"
+    replicas = "".join(_REPLICA.format(host=h) for h in ("127.0.0.1", "127.0.0.2"))
+    config.write_text(f"<clickhouse><remote_servers><argos><shard>{replicas}</shard></argos></remote_servers>"
+                      "</clickhouse>")
+    run = subprocess.run([sys.executable, "-c", _CLUSTER_OF_TWO, str(tmp_path / "db"), str(config)],
+                         capture_output=True, text=True, timeout=120)
+    lines = run.stdout.splitlines()
+    assert run.returncode == 0 and len(lines) == 2, run.stdout + run.stderr
+    short, listed = lines
+    assert re.match(r"3 hosts, [1-9]\.\ds, MigrationError: ClickHouse cluster 'argos' lists 2 of 3 hosts", short)
+    assert listed.startswith("2 hosts, ") and "DatabaseError: " in listed  # past the wait, refused by the DDL:
+    assert "Replicated DDL queries are disabled" in listed
+
