@@ -25,13 +25,16 @@ log = logging.getLogger(__name__)
 INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 
 
-def connect(url: str, cfg: ClickHouseSettings) -> Client:
+def connect(url: str, cfg: ClickHouseSettings, *, repair: bool = True) -> Client:
     """A clickhouse-connect client for ``http(s)://host:port`` or ``chdb:///path``.
 
-    An embedded directory's de-duplication logs are repaired first if a kill left them ahead of the parts.
+    An embedded directory's de-duplication logs are repaired first if a kill left them ahead of the parts; a
+    further handle on an engine this process already opened passes ``repair=False`` (the repair must run before
+    the engine opens the directory). chDB's handles on one path share its engine.
     """
     if url.startswith("chdb://"):
-        repair_dedup_logs(Path(url.removeprefix("chdb://")))
+        if repair:
+            repair_dedup_logs(Path(url.removeprefix("chdb://")))
         return clickhouse_connect.get_client(dsn=url)
     parts = urlparse(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -61,8 +64,12 @@ def insert_arrow(
 ) -> None:
     """Insert an Arrow table idempotently: a retry with the same ``token`` is written at most once.
 
-    Failures are retried with exponential backoff and jitter; after ``retries`` the error propagates.
+    Failures are retried with exponential backoff and jitter; after ``retries`` the error propagates. The rows go
+    as one Arrow record batch: ClickHouse tells an insert's blocks apart by its token and the record batches they
+    came in, so a replay chunked otherwise (another drop_stored path, other Spark partitions) would not be
+    recognised (docs/benchmarks item 59).
     """
+    data = data.combine_chunks()  # no copy when it is one chunk already
     settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
     for attempt in range(retries + 1):
         try:

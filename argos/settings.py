@@ -134,6 +134,15 @@ class SparkSettings(_Section):
         description="Who inserts into ClickHouse: executors per partition (servers) or the driver "
         "(the embedded engine, owned by one process). auto picks by URL.",
     )
+    driver_write_threads: int = Field(
+        2, ge=1, description="Where the driver writes: concurrent inserts of one big batch, its trades split by "
+        "trade id (the embedded engine pushes an insert through the table and its views in one thread, so one "
+        "insert leaves a core idle). 1: one insert per batch.",
+    )
+    driver_write_part_rows: int = Field(
+        10_000, ge=1, description="Fewest trades per concurrent insert where the driver writes: smaller batches, a "
+        "live stream's, go in whole (two small inserts cost more than one).",
+    )
     jars: str = Field(
         "", description="Comma-separated Kafka connector jars (empty: resolved from Maven Central once, cached)."
     )

@@ -13,14 +13,16 @@ Exactly-once, in two layers:
   payload), so a replayed batch puts the same dead letters under the same token.
 
 On a cluster the executors insert their own partitions in parallel (``mapInArrow``); only the
-embedded engine, which one process owns, is written from the driver.
+embedded engine, which one process owns, is written from the driver, a big batch's trades by concurrent
+inserts split by trade id (``write_parts``: no key in two of them, and the same split on a replay).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -96,6 +98,42 @@ def write_tables(
     return trades.num_rows, dead.num_rows
 
 
+def driver_parts(trades: int, threads: int, part_rows: int) -> int:
+    """How many concurrent inserts the driver writes a batch of ``trades`` rows with: up to ``threads``, each of
+    at least ``part_rows`` (a replay of the batch has the same rows, so the same split)."""
+    return max(1, min(threads, trades // part_rows))
+
+
+def trade_parts(trades: pa.Table, parts: int) -> list[pa.Table]:
+    """``trades`` split by ``trade_id`` modulo ``parts`` (ids are >= 0: ``transform`` dead-letters a negative one).
+
+    A key's repeats share a part, so each part's stored-key check sees whole keys and none races another.
+    """
+    if parts < 2:
+        return [trades]
+    rest = pc.remainder(trades["trade_id"], parts)
+    return [trades.filter(pc.equal(rest, i)) for i in range(parts)]
+
+
+def write_parts(clients: Sequence[Client], db: str, trades: pa.Table, dead: pa.Table, token: str, retries: int,
+                dedup: bool = True) -> tuple[int, int]:
+    """The driver's write of one batch: its trades as ``len(clients)`` concurrent ``write_tables`` (one per
+    client, each under ``<token>:<part>``; the dead letters with the first), or one whole write under ``token``.
+
+    The embedded engine pushes an insert through the table and its views in one thread: two halves of a 200k-trade
+    batch went in 1.8x faster than the whole (docs/benchmarks item 59). Each part is idempotent on its own, so a
+    replay after a crash between them re-sends both and the stored one is skipped.
+    """
+    if len(clients) < 2:
+        return write_tables(clients[0], db, trades, dead, token, retries, dedup)
+    parts = enumerate(zip(clients, trade_parts(trades, len(clients)), strict=True))
+    with ThreadPoolExecutor(len(clients)) as pool:
+        futures = [pool.submit(write_tables, client, db, part, dead if i == 0 else dead.slice(0, 0), f"{token}:{i}",
+                               retries, dedup) for i, (client, part) in parts]
+        written = [f.result() for f in futures]
+    return sum(t for t, _ in written), sum(d for _, d in written)
+
+
 def partition_key() -> Column:
     """Where a row is written from in executor mode: a trade by its symbol (one writer per key, so the
     stored-key check cannot race), a dead letter by its payload (the same partition on every replay)."""
@@ -117,6 +155,7 @@ class ClickHouseBatchWriter:
                 "Fix: use write_mode=auto/driver, or a ClickHouse server URL."
             )
         self._client = client
+        self._more_clients: list[Client] = []
         self._previous_rows: int | None = None
 
     @property
@@ -125,6 +164,12 @@ class ClickHouseBatchWriter:
             self._client = connect(self.settings.clickhouse_url, self.settings.clickhouse)
         return self._client
 
+    def clients(self, n: int) -> list[Client]:
+        """``n`` handles for the driver's concurrent inserts: the writer's own, then more on the same database."""
+        while len(self._more_clients) < n - 1:
+            self._more_clients.append(connect(self.settings.clickhouse_url, self.settings.clickhouse, repair=False))
+        return [self.client, *self._more_clients[: n - 1]]
+
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         token, received = f"{self.query_id()}:{batch_id}", datetime.now(UTC)
         if interpreted_below := self.settings.interpreted_below:
@@ -132,8 +177,11 @@ class ClickHouseBatchWriter:
         if self.from_driver:
             table = batch.toArrow()
             trades, dead = split(table, batch_id, received)
-            written = write_tables(self.client, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
-                                   self.settings.clickhouse.insert_retries, self.settings.spark.dedup)
+            spark = self.settings.spark
+            clients = self.clients(driver_parts(trades.num_rows, spark.driver_write_threads,
+                                                spark.driver_write_part_rows))
+            written = write_parts(clients, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
+                                  self.settings.clickhouse.insert_retries, spark.dedup)
             self._previous_rows = table.num_rows
         else:
             written = _write_from_executors(batch, batch_id, token, self.settings, received)

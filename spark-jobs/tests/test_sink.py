@@ -6,7 +6,7 @@ import pytest
 
 from argos.contract import Trade, encode
 from argos.settings import Settings
-from argos_etl.sink import CODEGEN_MODE, ClickHouseBatchWriter, codegen_mode, split
+from argos_etl.sink import CODEGEN_MODE, ClickHouseBatchWriter, codegen_mode, driver_parts, split, trade_parts
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, OUTPUT_COLUMNS, TRADE_COLUMNS, transform
 
 T0 = 1_780_000_000_000_000  # epoch microseconds
@@ -62,3 +62,43 @@ def test_split_passes_a_batch_without_dead_letters_on_uncopied(spark):
     assert dead.column_names == [*DEAD_LETTER_COLUMNS, "batch_id"]
     for column in ("price", "symbol", "trade_time"):
         assert trades[column].chunk(0).buffers()[1].address == valid[column].chunk(0).buffers()[1].address
+
+
+def test_the_driver_splits_only_a_big_batch():
+    assert driver_parts(9_999, 2, 10_000) == driver_parts(19_999, 2, 10_000) == 1  # a live stream's batch: whole
+    assert driver_parts(20_000, 2, 10_000) == driver_parts(400_000, 2, 10_000) == 2
+    assert driver_parts(400_000, 1, 10_000) == 1 and driver_parts(400_000, 4, 10_000) == 4
+
+
+def test_trade_parts_share_no_key_and_lose_no_row(spark):
+    def payload(symbol: str, i: int) -> tuple[str, str]:
+        trade = Trade(venue="binance", market="spot", symbol=symbol, trade_id=i, price="1", qty="1",
+                      is_buyer_maker=False, trade_time=T0 + i, event_time=T0 + i, ingest_time=T0 + i)
+        return encode(trade).decode(), "t"
+
+    rows = [payload(s, i) for i in (*range(7), 3, 3) for s in ("BTCUSDT", "ETHUSDT")]  # trade 3 re-sent twice
+    trades, _ = split(transform(spark.createDataFrame(rows, "raw string, source string"), Settings()).toArrow(), 0)
+    parts = trade_parts(trades, 3)
+    keys = [{(s, i) for s, i in zip(p["symbol"].to_pylist(), p["trade_id"].to_pylist(), strict=True)} for p in parts]
+    assert sum(p.num_rows for p in parts) == trades.num_rows == 18
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    assert [p.num_rows for p in parts] == [10, 4, 4]  # ids 0 3 3 3 6 | 1 4 | 2 5, for each symbol
+    assert trade_parts(trades, 1) == [trades]
+
+
+def test_the_driver_writes_a_big_batch_as_concurrent_inserts_and_replays_it_exactly(spark, chdb_client):
+    """Two inserts (a part per trade id's parity), each under its own token; the batch's replay adds nothing."""
+    settings = Settings(clickhouse={"url": f"chdb://{chdb_client.path}", "database": chdb_client.db},
+                        spark={"driver_write_part_rows": 50, "interpreted_below_rows": 0})
+    writer = ClickHouseBatchWriter(settings, lambda: "q", chdb_client)
+    rows = [(encode(Trade(venue="binance", market="spot", symbol="BTCUSDT", trade_id=i, price="100.5", qty="0.1",
+                          is_buyer_maker=i % 3 == 0, trade_time=T0 + i, event_time=T0 + i, ingest_time=T0 + i)
+                    ).decode(), "t") for i in range(1, 201)] + [("not json", "t")]
+    batch = transform(spark.createDataFrame(rows, "raw string, source string"), settings)
+    sql = (f"SELECT write_token, count(), countIf(trade_id % 2 = 1) FROM {chdb_client.db}.trades GROUP BY 1 ORDER BY 1"
+           f" UNION ALL SELECT 'dead', count(), 0 FROM {chdb_client.db}.dead_letters"
+           f" UNION ALL SELECT 'candles', toUInt64(sum(trades)), 0 FROM {chdb_client.db}.candles_1m")
+    for _ in range(2):  # the write, then Spark's replay of the same batch
+        writer(batch, 7)
+        assert sorted(chdb_client.query(sql).result_rows) == [
+            ("candles", 200, 0), ("dead", 1, 0), ("q:7:driver:0", 100, 0), ("q:7:driver:1", 100, 100)]

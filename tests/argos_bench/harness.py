@@ -100,7 +100,11 @@ def machine() -> dict[str, Any]:
 
 
 class TimedClient:
-    """Delegates to a clickhouse-connect client and records how long each ``insert_arrow`` takes."""
+    """Delegates to a clickhouse-connect client and records how long each ``insert_arrow`` takes.
+
+    Where the driver splits a big batch, this client makes the first of its concurrent inserts, which run side by
+    side: the time is that insert's, about the whole write's (the others' clients are the writer's own).
+    """
 
     def __init__(self, client: Any) -> None:
         self._client = client

@@ -1,7 +1,8 @@
 """SIGKILL at random moments inside the writer's inserts, then the replay Spark would make: every table exact.
 
-The writer (``write_tables``, as the ETL's driver calls it) runs in a child process that owns the embedded engine
-and announces each batch before writing it; the test kills it at a random moment of a batch, then a second child
+The writer (``write_parts``, as the ETL's driver calls it: even batches whole, odd ones as two concurrent inserts
+split by trade id, as a big batch goes in) runs in a child process that owns the embedded engine and announces
+each batch before writing it; the test kills it at a random moment of a batch, then a second child
 opens the engine (``connect``: the de-duplication logs repaired first) and replays that batch under its token, as
 Spark replays a batch whose commit was not written. After every round each table holds every batch up to the
 replayed one exactly once: trades, the candle, flow, unpriced and dead-letter tables.
@@ -42,11 +43,12 @@ T0 = 1_780_000_000_000_000
 
 RENAME_DELAY_US = 100_000
 _OPEN = ("import sys, json, pyarrow as pa\nfrom argos.clickhouse import connect\nfrom argos.settings import "
-         "ClickHouseSettings\nfrom argos_etl.sink import write_tables\n"
+         "ClickHouseSettings\nfrom argos_etl.sink import write_parts\n"
          "client = connect('chdb://' + sys.argv[1], ClickHouseSettings())\n"
+         "clients = [client, connect('chdb://' + sys.argv[1], ClickHouseSettings(), repair=False)]\n"
          "def write(path):\n    i = int(path.rsplit('/', 1)[1].split('.')[0])\n"
          "    trades, dead = (pa.ipc.open_file(f'{path}.{t}').read_all() for t in ('trades', 'dead'))\n"
-         "    write_tables(client, 'argos', trades, dead, f'q:{i}:driver', 0)\n")
+         "    write_parts(clients[: 1 + i % 2], 'argos', trades, dead, f'q:{i}:driver', 0)\n")
 _WRITER = _OPEN + ("import os\nprint(os.getpid(), flush=True)\n"
                    "for path in sys.argv[2:]:\n    print(path, flush=True)\n    write(path)\n")
 _REPLAY = _OPEN + (

@@ -28,9 +28,12 @@ def _command(runner, sql: str) -> None:
     migrate_db(runner.data_dir / "clickhouse", sql)
 
 
-def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl):
+@pytest.mark.parametrize("part_rows", [10_000, 100], ids=["whole", "two-inserts"])
+def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl, part_rows):
+    """Also where the driver writes a batch as two concurrent inserts (its trades split by trade id)."""
     trades = list(SyntheticMarket(["BTCUSDT", "ETHUSDT"], seed=17).backlog(3_000, 600))
-    runner = etl(ARGOS_SPARK__SOURCE="spool", ARGOS_CLICKHOUSE__INSERT_RETRIES="0")
+    runner = etl(ARGOS_SPARK__SOURCE="spool", ARGOS_CLICKHOUSE__INSERT_RETRIES="0",
+                 ARGOS_SPARK__DRIVER_WRITE_PART_ROWS=str(part_rows))
     sink = SpoolSink(runner.data_dir / "spool", max_records=1_000)
     for t in trades:
         sink.send(t)
@@ -49,6 +52,8 @@ def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl):
     print(f"crash inside the insert: {crashed} stored before the replay; after it {got}")
     assert got == ALL
     assert_candles_match(runner, trades)
+    parts = set(runner.query("SELECT DISTINCT splitByChar(':', write_token)[-1] AS p FROM argos.trades")["p"])
+    assert parts == ({"0", "1"} if part_rows == 100 else {"driver"})  # the writes were split, or not
 
 
 @pytest.mark.parametrize("table", ["trades", "candles_1m"])
