@@ -23,7 +23,6 @@ def dashboard(bench: Bench) -> dict[str, Any]:
     n = bench.profile.dashboard_trades
     db = "bench_dashboard"
     settings = bench.settings(db, "unused")
-    bench.client.command(f"DROP DATABASE IF EXISTS {db}")
     bench.migrate(settings)
     end = datetime.now(UTC).replace(microsecond=0)
     span_us = 3600 * 1_000_000
