@@ -14,7 +14,8 @@ Exactly-once, in two layers:
 
 On a cluster the executors insert their own partitions in parallel (``mapInArrow``); only the
 embedded engine, which one process owns, is written from the driver, a big batch's trades by concurrent
-inserts split by trade id (``write_parts``: no key in two of them, and the same split on a replay).
+inserts split by trade id (``write_parts``: no key in two of them). A replay splits a batch as its first
+attempt did, which ``argos_etl.checkpoint`` records.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from argos.clickhouse import connect, insert_arrow
+from argos_etl.checkpoint import SplitLog
 from argos_etl.dedup import drop_stored
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS
 
@@ -156,6 +158,7 @@ class ClickHouseBatchWriter:
             )
         self._client = client
         self._more_clients: list[Client] = []
+        self.splits = SplitLog(settings.checkpoint_dir)
         self._previous_rows: int | None = None
 
     @property
@@ -178,20 +181,22 @@ class ClickHouseBatchWriter:
             table = batch.toArrow()
             trades, dead = split(table, batch_id, received)
             spark = self.settings.spark
-            clients = self.clients(driver_parts(trades.num_rows, spark.driver_write_threads,
-                                                spark.driver_write_part_rows))
+            wanted = driver_parts(trades.num_rows, spark.driver_write_threads, spark.driver_write_part_rows)
+            clients = self.clients(self.splits.parts(batch.sparkSession, batch_id, wanted))
             written = write_parts(clients, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
                                   self.settings.clickhouse.insert_retries, spark.dedup)
             self._previous_rows = table.num_rows
         else:
-            written = _write_from_executors(batch, batch_id, token, self.settings, received)
+            partitions = self.splits.parts(batch.sparkSession, batch_id, self.settings.spark.shuffle_partitions)
+            written = _write_from_executors(batch, batch_id, token, self.settings, received, partitions)
             self._previous_rows = sum(written)
         log.info("batch %d: %d trades, %d dead letters sent", batch_id, *written)
 
 
-def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings,
-                          received: datetime) -> tuple[int, int]:
-    """Each executor inserts its own partition; only two counts per partition come back to the driver.
+def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings, received: datetime,
+                          partitions: int) -> tuple[int, int]:
+    """Each executor inserts its own partition of ``partitions``; only two counts per partition come back to the
+    driver.
 
     ``received`` (when the driver got the batch) is every partition's ``process_time``.
     """
@@ -214,6 +219,6 @@ def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings:
             client.close()
         yield pa.RecordBatch.from_pydict({"trades": [written[0]], "dead": [written[1]]})
 
-    partitions = batch.repartition(settings.spark.shuffle_partitions, partition_key())
-    counts = partitions.mapInArrow(insert_partition, "trades long, dead long").groupBy().sum().collect()[0]
+    written = batch.repartition(partitions, partition_key()).mapInArrow(insert_partition, "trades long, dead long")
+    counts = written.groupBy().sum().collect()[0]
     return int(counts[0] or 0), int(counts[1] or 0)

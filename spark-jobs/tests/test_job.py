@@ -5,13 +5,8 @@ import subprocess
 import sys
 
 from argos.settings import load_settings
-from argos_etl.job import (
-    FETCH_MAX_WAIT_MS,
-    FS_CHECKPOINTS,
-    consumer_options,
-    local_checkpoint_conf,
-    session_conf,
-)
+from argos_etl.checkpoint import FS_CHECKPOINTS, local_checkpoint_conf
+from argos_etl.job import FETCH_MAX_WAIT_MS, consumer_options, session_conf
 
 
 def test_a_local_checkpoint_is_written_with_plain_renames_on_the_raw_local_fs():

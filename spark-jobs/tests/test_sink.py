@@ -19,8 +19,9 @@ def test_code_generation_follows_the_previous_batch_size():
     assert codegen_mode(5_000, 5_000) == codegen_mode(200_000, 5_000) == "FALLBACK"
 
 
-def test_the_writer_runs_a_batch_after_a_small_one_interpreted(spark, chdb_client):
-    settings = Settings(clickhouse={"database": chdb_client.db}, spark={"interpreted_below_rows": 3})
+def test_the_writer_runs_a_batch_after_a_small_one_interpreted(spark, chdb_client, tmp_path):
+    settings = Settings(clickhouse={"database": chdb_client.db}, spark={"interpreted_below_rows": 3},
+                        data_dir=tmp_path)
     writer = ClickHouseBatchWriter(settings, lambda: "q", chdb_client)
 
     def batch(ids: list[int]):
@@ -86,10 +87,10 @@ def test_trade_parts_share_no_key_and_lose_no_row(spark):
     assert trade_parts(trades, 1) == [trades]
 
 
-def test_the_driver_writes_a_big_batch_as_concurrent_inserts_and_replays_it_exactly(spark, chdb_client):
+def test_the_driver_writes_a_big_batch_as_concurrent_inserts_and_replays_it_exactly(spark, chdb_client, tmp_path):
     """Two inserts (a part per trade id's parity), each under its own token; the batch's replay adds nothing."""
     settings = Settings(clickhouse={"url": f"chdb://{chdb_client.path}", "database": chdb_client.db},
-                        spark={"driver_write_part_rows": 50, "interpreted_below_rows": 0})
+                        spark={"driver_write_part_rows": 50, "interpreted_below_rows": 0}, data_dir=tmp_path)
     writer = ClickHouseBatchWriter(settings, lambda: "q", chdb_client)
     rows = [(encode(Trade(venue="binance", market="spot", symbol="BTCUSDT", trade_id=i, price="100.5", qty="0.1",
                           is_buyer_maker=i % 3 == 0, trade_time=T0 + i, event_time=T0 + i, ingest_time=T0 + i)

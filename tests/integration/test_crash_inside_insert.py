@@ -28,9 +28,11 @@ def _command(runner, sql: str) -> None:
     migrate_db(runner.data_dir / "clickhouse", sql)
 
 
-@pytest.mark.parametrize("part_rows", [10_000, 100], ids=["whole", "two-inserts"])
-def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl, part_rows):
-    """Also where the driver writes a batch as two concurrent inserts (its trades split by trade id)."""
+@pytest.mark.parametrize(("part_rows", "replay_threads"), [(10_000, 2), (100, 2), (100, 3)],
+                         ids=["whole", "two-inserts", "two-inserts-replayed-with-three-threads"])
+def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl, part_rows, replay_threads):
+    """Also where the driver writes a batch as two concurrent inserts (its trades split by trade id), and where the
+    restart asks for three: the replay splits the batch as its first attempt did (argos_etl.checkpoint)."""
     trades = list(SyntheticMarket(["BTCUSDT", "ETHUSDT"], seed=17).backlog(3_000, 600))
     runner = etl(ARGOS_SPARK__SOURCE="spool", ARGOS_CLICKHOUSE__INSERT_RETRIES="0",
                  ARGOS_SPARK__DRIVER_WRITE_PART_ROWS=str(part_rows))
@@ -46,6 +48,7 @@ def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl, part_r
     assert crashed["trades"] > 0 and crashed["in_candles"] == 0, crashed  # the trades part committed, no candle
 
     _command(runner, "ALTER TABLE argos.candles_1m DROP CONSTRAINT crash")
+    runner.env["ARGOS_SPARK__DRIVER_WRITE_THREADS"] = str(replay_threads)
     runner.start(idle_stop=4)
     assert runner.wait(300) == 0, runner.tail()
     got = runner.query(COUNTS).iloc[0].to_dict()

@@ -63,4 +63,4 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(kafka_bootstrap, top
     assert_candles_match(runner, trades)  # the materialized views saw every trade exactly once too
     checkpoint = runner.data_dir / "checkpoints"
     assert list(checkpoint.glob("commits/*")) and not list(checkpoint.rglob("*.crc")), \
-        "the checkpoint is written by plain renames on the raw local FS (argos_etl.job.local_checkpoint_conf)"
+        "the checkpoint is written by plain renames on the raw local FS (argos_etl.checkpoint.local_checkpoint_conf)"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pyarrow as pa
+import pytest
 
 from argos.contract import encode
 from argos_ingest.synthetic import SyntheticMarket
@@ -34,7 +35,7 @@ rows += [("not json", "test")]
 batch = enrich(parse(spark.createDataFrame(rows, "raw string, source string").repartition(4)), 10_000, {})
 received = datetime.now(UTC)
 for attempt in range(2):  # a retried batch: same tokens, written once
-    print(_write_from_executors(batch, 7, "query-1:7", settings, received))
+    print(_write_from_executors(batch, 7, "query-1:7", settings, received, 4))
 """
 
 READ = r"""
@@ -76,18 +77,24 @@ from pyspark.sql import SparkSession
 from argos.settings import load_settings
 from argos_etl.job import read_source
 from argos_etl.sink import _write_from_executors
+from argos_etl.checkpoint import SplitLog
 from argos_etl.transforms import transform
 
-data_dir = Path(sys.argv[1])
+data_dir, partitions = Path(sys.argv[1]), int(sys.argv[2])
 settings = load_settings(data_dir=data_dir, clickhouse={"url": f"chdb://{data_dir}/clickhouse", "insert_retries": 0},
-                         spark={"write_mode": "executors", "shuffle_partitions": 8, "source": "spool"})
-spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
-         .config("spark.sql.shuffle.partitions", "8").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+                         spark={"write_mode": "executors", "shuffle_partitions": partitions, "source": "spool"})
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")  # as the job's session
+         .config("spark.sql.shuffle.partitions", str(partitions)).config("spark.sql.session.timeZone", "UTC")
+         .getOrCreate())
+
+
+splits = SplitLog(str(data_dir / "checkpoint"))
 
 
 def write(batch, batch_id):  # the job's foreachBatch in executor mode, token scoped by the query id
     query_id = next(q.id for q in spark.streams.active)
-    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings, datetime.now(UTC)))
+    parts = splits.parts(batch.sparkSession, batch_id, partitions)
+    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings, datetime.now(UTC), parts))
 
 
 query = (transform(read_source(spark, settings), settings).writeStream.foreachBatch(write)
@@ -107,10 +114,13 @@ def _chdb(db, sql: str) -> list[dict]:
     return json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else []
 
 
-def test_executor_crash_mid_batch_writes_dead_letters_exactly_once(tmp_path):
+@pytest.mark.parametrize("replay_partitions", [8, 3], ids=["same-settings", "partitions-changed"])
+def test_executor_crash_mid_batch_writes_dead_letters_exactly_once(tmp_path, replay_partitions):
     """A batch dies after some partitions were inserted (a view that throws from the third dead-letter insert
     on: the 'crash'); the batch is recomputed and written again, as Spark does after a failure: every dead letter
-    lands once. (Before: dead letters went to partitions by uuid(), so the replay put them under other tokens.)"""
+    lands once. (Before: dead letters went to partitions by uuid(), so the replay put them under other tokens.)
+    Also when the restart asks for other write partitions: the replay splits the batch as its first attempt did
+    (3 partitions put other dead letters under its tokens, and ClickHouse dropped those blocks: 17 of 40 lost)."""
     db = tmp_path / "clickhouse"
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -129,14 +139,14 @@ def test_executor_crash_mid_batch_writes_dead_letters_exactly_once(tmp_path):
     env = {"SPARK_LOCAL_IP": "127.0.0.1", "PATH": "/usr/bin:/bin", "PYSPARK_PYTHON": sys.executable,
            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     run = [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)]
-    crashed = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
+    crashed = subprocess.run([*run, "8"], capture_output=True, text=True, env=env, check=False)
     assert crashed.returncode != 0 and "Exception: crash" in crashed.stderr, crashed.stderr[-3000:]  # the view threw
     first = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, "
                       "(SELECT count() FROM argos.dead_letters) AS dead")[0]
     assert first["dead"] > 0, "the crash should come after some partitions were written"
     _chdb(db, "DROP VIEW argos.crash")
     _chdb(db, "DROP VIEW argos.count_inserts")
-    replay = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
+    replay = subprocess.run([*run, str(replay_partitions)], capture_output=True, text=True, env=env, check=False)
     assert replay.returncode == 0, replay.stderr[-3000:]
     got = _chdb(db, "SELECT (SELECT count() FROM argos.trades) AS trades, (SELECT uniqExact(symbol, trade_id) "
                     "FROM argos.trades) AS ids, (SELECT count() FROM argos.dead_letters) AS dead, "
