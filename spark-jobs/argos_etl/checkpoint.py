@@ -14,12 +14,14 @@ every batch before it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger(__name__)
 FS_CHECKPOINTS = "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
 
 
@@ -73,8 +75,11 @@ class SplitLog:
             local = local_dir(self.folder)
             self._files = _LocalFiles(local) if local else _HadoopFiles(spark, self.folder)
             self._recorded = {int(b): int(p) for b, _, p in (name.partition("-") for name in self._files.names())}
-        if batch_id in self._recorded:
-            return self._recorded[batch_id]
+        if (recorded := self._recorded.get(batch_id)) is not None:
+            if recorded != wanted:
+                log.info("batch %d is replayed in the %d parts it was first written in (the settings now ask for %d)",
+                         batch_id, recorded, wanted)
+            return recorded
         self._files.create(f"{batch_id}-{wanted}")
         for batch, parts in self._recorded.items():
             self._files.delete(f"{batch}-{parts}")

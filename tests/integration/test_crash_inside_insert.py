@@ -57,6 +57,7 @@ def test_views_get_the_trades_of_a_batch_that_died_inside_its_insert(etl, part_r
     assert_candles_match(runner, trades)
     parts = set(runner.query("SELECT DISTINCT splitByChar(':', write_token)[-1] AS p FROM argos.trades")["p"])
     assert parts == ({"0", "1"} if part_rows == 100 else {"driver"})  # the writes were split, or not
+    assert ("parts it was first written in (the settings now ask for 3)" in runner.text()) == (replay_threads == 3)
 
 
 @pytest.mark.parametrize("table", ["trades", "candles_1m"])
