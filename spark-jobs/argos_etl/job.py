@@ -66,8 +66,6 @@ def consumer_options(partitions: int, reader: str = "spark") -> dict[str, str]:
     return options
 
 
-
-
 def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
     """A Spark session with the Kafka connector on the classpath and UTC time."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter (venv)
