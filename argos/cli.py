@@ -164,7 +164,7 @@ def demo(
     data_dir: DataDirOpt = None,
     seconds: Annotated[float | None, typer.Option(help="Run this long, drain, then stop (default: Ctrl-C).")] = None,
     symbols: SymbolsOpt = None,
-    rate: Annotated[float, typer.Option(help="Synthetic trades per second.")] = 300.0,
+    rate: Annotated[float | None, typer.Option(help="Synthetic trades per second (default: ingest.rate).")] = None,
     live: Annotated[bool, typer.Option("--live", help="Stream real trades from the venues.")] = False,
     venues: Annotated[str | None, typer.Option(
         "--venues", help="binance,coinbase,okx,bybit (synthetic across them unless --live).")] = None,
@@ -179,7 +179,9 @@ def demo(
         from argos.demo import run_demo
 
     source = "live" if live else "replay" if replay else "synthetic"
-    ingest_cfg: dict[str, Any] = {"source": source, "sink": "spool", "rate": rate}
+    ingest_cfg: dict[str, Any] = {"source": source, "sink": "spool"}
+    if rate is not None:
+        ingest_cfg["rate"] = rate
     if venues:
         ingest_cfg["venues"] = venues
     if symbols:

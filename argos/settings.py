@@ -64,7 +64,7 @@ class KafkaSettings(_Section):
     topic: str = Field("argos.trades", description="Topic that carries wire-format trades.")
     partitions: int = Field(
         3, ge=1, description="Partitions of the topic (when Argos creates it); also sizes Spark's Kafka consumer pool "
-        "and sets its prefetch wait."
+        "and, with spark.kafka_reader=spark, its prefetch wait."
     )
     replication_factor: int = Field(1, ge=1, description="Replication factor when Argos creates the topic.")
     create_topic: bool = Field(

@@ -73,11 +73,13 @@ CRASH_SCRIPT = r"""
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
 from pyspark.sql import SparkSession
+
 from argos.settings import load_settings
+from argos_etl.checkpoint import SplitLog
 from argos_etl.job import read_source
 from argos_etl.sink import _write_from_executors
-from argos_etl.checkpoint import SplitLog
 from argos_etl.transforms import transform
 
 data_dir, partitions = Path(sys.argv[1]), int(sys.argv[2])
