@@ -8,7 +8,9 @@ Around it:
   automatically (the fake exchange counts them in tests), and pings the server itself every 20 s;
 * reconnect before ``settings.reconnect_after_seconds`` (Binance cuts at 24 h) and on ``serverShutdown``
   *make-before-break*: the new connection opens first, the old one keeps reading for ``overlap_seconds``;
-* on drops, reconnect with exponential backoff and jitter;
+* on drops, reconnect with exponential backoff and jitter (reset once a connection has lived ``stable_seconds``),
+  and never more often than the venue's connection-attempt limit per host for the whole process
+  (:class:`ConnectGate`; Binance: ~300 per 5 minutes per IP);
 * gap detection, REST backfill and de-duplication of the reconnect overlap: ``argos_ingest.sequencer``;
 * garbage frames come out as ``Reject`` records and the loop keeps running;
 * a subscribed stream that stays empty raises an alarm (USD-M's old ``/ws`` paths accept and stay silent).
@@ -20,9 +22,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,14 +35,22 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidH
 from argos.contract import Record, Reject, Trade
 from argos.settings import IngestSettings
 from argos_ingest.metrics import IngestMetrics
-from argos_ingest.rest import RestGate, backoff_delay, get_json_list
+from argos_ingest.rest import RestGates, backoff_delay, get_json_list
 from argos_ingest.sequencer import Sequencer
 from argos_ingest.venues import Control, VenueMarket, venue_markets
-from argos_ingest.venues.base import AppPing, app_ping, backfill_rows, metric_label, venue_symbols
+from argos_ingest.venues.base import (
+    AppPing,
+    BackfillRequest,
+    app_ping,
+    backfill_rows,
+    metric_label,
+    rest_weight_per_minute,
+    venue_symbols,
+)
 
 log = logging.getLogger(__name__)
 
-_CONNECT_ERRORS = (OSError, TimeoutError, InvalidHandshake)
+_CONNECT_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed)  # the last: closed mid-subscribe
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,8 @@ class FeedTuning:
 
     backoff_initial: float = 0.5
     backoff_max: float = 60.0
+    stable_seconds: float = 30.0  # a connection that lived this long starts the backoff again from its first step
+    connects_per_5min: int = 300  # per WebSocket host and process: Binance's limit per IP, the strictest venue's
     overlap_seconds: float = 2.0
     silence_alarm_seconds: float = 60.0
     silence_check_seconds: float = 5.0
@@ -57,6 +71,30 @@ class FeedTuning:
     queue_size: int = 10_000
     max_frame_bytes: int = 2**20
     app_ping_seconds: float | None = None  # overrides the venue's application-level ping interval (tests)
+
+
+class ConnectGate:
+    """At most ``limit`` connection attempts per ``window`` seconds to each WebSocket host, for the whole process
+    (one IP): a venue bans an IP that reconnects faster, as a server that accepts and closes at once would make it."""
+
+    def __init__(self, limit: int = 300, window: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._attempts: dict[str, deque[float]] = {}
+
+    async def admit(self, url: str) -> None:
+        """Wait until one more attempt to ``url``'s host fits the window, and count it."""
+        attempts = self._attempts.setdefault(urlsplit(url).netloc, deque())
+        while True:
+            now = self.clock()
+            while attempts and now - attempts[0] >= self.window:
+                attempts.popleft()
+            if len(attempts) < self.limit:
+                attempts.append(now)
+                return
+            wait = attempts[0] + self.window - now
+            log.warning("%s: %d connection attempts in %.0fs; waiting %.1fs", urlsplit(url).netloc, len(attempts),
+                        self.window, wait)
+            await asyncio.sleep(wait)
 
 
 class _Crash:
@@ -80,7 +118,8 @@ class MarketFeed:
 
     def __init__(self, settings: IngestSettings, venue: VenueMarket, out: asyncio.Queue[Record | _Crash],
                  http: aiohttp.ClientSession, metrics: IngestMetrics, tuning: FeedTuning,
-                 seeds: Mapping[tuple[str, str, str], int] | None = None, rest: RestGate | None = None) -> None:
+                 seeds: Mapping[tuple[str, str, str], int] | None = None, rest: RestGates | None = None,
+                 connects: ConnectGate | None = None) -> None:
         self.settings = settings
         self.venue = venue
         self.market = metric_label(venue)  # the metrics' market label (venue-prefixed but for Binance)
@@ -95,7 +134,8 @@ class MarketFeed:
         for (venue_name, market, symbol), last_id in (seeds or {}).items():
             if venue_name == venue.venue and market == venue.market:
                 self.sequencer.seed(symbol, last_id)
-        self.rest = rest or RestGate()
+        self.rest = rest or RestGates()
+        self.connects = connects or ConnectGate(tuning.connects_per_5min)
         self.last_seen: dict[str, float] = {}
         self.alarmed: set[str] = set()
         self.connected_since: float | None = None
@@ -145,6 +185,7 @@ class MarketFeed:
         live: _Connection | None = None
         while True:
             try:
+                await self.connects.admit(self.venue.stream_url(symbols))
                 conn = await self._open(symbols)
             except _CONNECT_ERRORS as exc:
                 delay = backoff_delay(attempt, self.tuning.backoff_initial, self.tuning.backoff_max)
@@ -160,7 +201,7 @@ class MarketFeed:
             log.info("%s: reconnecting (%s)", self.market, reason)
             if reason in ("drop", "closed"):
                 live = None
-                if conn.frames > 0:
+                if conn.frames > 0 and time.monotonic() - conn.opened >= self.tuning.stable_seconds:
                     attempt = 0
                 delay = backoff_delay(attempt, self.tuning.backoff_initial, self.tuning.backoff_max)
                 attempt += 1
@@ -170,8 +211,12 @@ class MarketFeed:
         url = self.venue.stream_url(symbols)
         ws = await connect(url, max_size=self.tuning.max_frame_bytes, open_timeout=10, close_timeout=2,
                            ping_interval=20, ping_timeout=20)
-        for message in self.venue.subscribe_messages(symbols):
-            await ws.send(message)
+        try:
+            for message in self.venue.subscribe_messages(symbols):
+                await ws.send(message)
+        except ConnectionClosed:
+            await ws.close()
+            raise
         conn = _Connection(ws, time.monotonic())
         self._conns.add(conn)
         self.metrics.connection_opened(self.market)
@@ -255,14 +300,15 @@ class MarketFeed:
             else:
                 await self.sequencer.accept(parsed)
 
-    async def _rest_get(self, url: str, params: dict[str, str]) -> list[Any] | None:
+    async def _rest_get(self, request: BackfillRequest) -> list[Any] | None:
         t = self.tuning
         return await get_json_list(
-            self.http, url, params, attempts=t.rest_attempts, timeout=t.rest_timeout_seconds,
-            backoff_initial=t.backoff_initial, backoff_max=t.backoff_max, max_retry_after=t.max_retry_after_seconds,
-            on_rate_limit=self.metrics.rate_limited.labels(self.market).inc,
-            unwrap=lambda payload: backfill_rows(self.venue, payload), gate=self.rest,
-            weight=getattr(self.venue, "backfill_weight", 25),  # Binance historicalTrades: 25, the dearest
+            self.http, request.url, request.params, headers=request.headers, attempts=t.rest_attempts,
+            timeout=t.rest_timeout_seconds, backoff_initial=t.backoff_initial, backoff_max=t.backoff_max,
+            max_retry_after=t.max_retry_after_seconds, on_rate_limit=self.metrics.rate_limited.labels(self.market).inc,
+            unwrap=lambda payload: backfill_rows(self.venue, payload),
+            gate=self.rest.of(request.url, rest_weight_per_minute(self.venue)),
+            weight=25,  # Binance historicalTrades: 25, the dearest backfill call of any venue
         )
 
     # --- output and silence ----------------------------------------------------------------------------
@@ -300,15 +346,18 @@ async def live_trades(settings: IngestSettings, metrics: IngestMetrics | None = 
                       seeds: Mapping[tuple[str, str, str], int] | None = None) -> AsyncIterator[Record]:
     """Trades (and rejects) of ``settings.symbols`` on each market of the venue, until closed.
 
-    Per (market, symbol) the trade ids come out strictly increasing and, once backfilled, contiguous.
+    Per (market, symbol) the trade ids come out increasing and, once backfilled, contiguous; the exceptions are
+    an id a backfill could not get arriving late on the stream (``argos_ingest_late_trades``) and a venue that
+    resets its ids (``argos_ingest_id_resets``).
     Close it with ``aclose()`` (or ``contextlib.aclosing``) to stop its connections.
     """
     metrics = metrics or IngestMetrics()
     tuning = tuning or FeedTuning()
     out: asyncio.Queue[Record | _Crash] = asyncio.Queue(maxsize=tuning.queue_size)
     async with aiohttp.ClientSession() as http:
-        rest = RestGate()  # one REST budget and one ban for every market of this process (one IP)
-        feeds = [MarketFeed(settings, venue, out, http, metrics, tuning, seeds, rest)
+        rest = RestGates()  # per REST host, one budget and one pause for every market of this process (one IP)
+        connects = ConnectGate(tuning.connects_per_5min)  # per WebSocket host, likewise
+        feeds = [MarketFeed(settings, venue, out, http, metrics, tuning, seeds, rest, connects)
                  for venue in venue_markets(settings)]
         tasks = [asyncio.create_task(_guard(feed, out)) for feed in feeds]
         try:

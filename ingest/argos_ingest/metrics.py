@@ -49,6 +49,9 @@ class IngestMetrics:
         self.unrecoverable = Counter(
             "argos_ingest_unrecoverable_trades", "Trade ids missed and not backfilled (beyond the horizon, or REST "
             "could not return them).", ["market", "symbol"], registry=r)
+        self.late = Counter(
+            "argos_ingest_late_trades", "Unrecoverable ids that arrived late on the stream after all (emitted; "
+            "unrecoverable minus late is what was lost).", ["market", "symbol"], registry=r)
         self.resets = Counter("argos_ingest_id_resets", "Trade id sequences that restarted far below the last id "
                               "with newer trade times (re-seeded).", ["market", "symbol"], registry=r)
         self.delivery_failures = Counter("argos_ingest_delivery_failures", "Records the sink could not deliver "

@@ -27,12 +27,12 @@ from typing import Any
 from argos.contract import Record, Reject, Trade
 from argos_ingest.metrics import IngestMetrics
 from argos_ingest.venues import VenueMarket
-from argos_ingest.venues.base import first_id, metric_label
+from argos_ingest.venues.base import BackfillRequest, first_id, metric_label
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Record], Awaitable[None]]
-FetchRows = Callable[[str, dict[str, str]], Awaitable[list[Any] | None]]
+FetchRows = Callable[[BackfillRequest], Awaitable[list[Any] | None]]
 Spawn = Callable[[Coroutine[Any, Any, None]], Any]
 RESET_DISTANCE = 1_000  # ids below the last one that, with a newer trade time, mean the venue reset its ids
 
@@ -126,6 +126,7 @@ class Sequencer:
         elif trade.trade_id <= ids.last:
             self._expire(ids)
             if ids.missing.pop(trade.trade_id, None) is not None:  # late copy of an id a backfill could not get
+                self.metrics.late.labels(self.market, trade.symbol).inc()
                 await self.emit(trade)
             elif ids.last - trade.trade_id > RESET_DISTANCE and trade.trade_time > ids.last_time:
                 self.metrics.resets.labels(self.market, trade.symbol).inc()
@@ -175,7 +176,7 @@ class Sequencer:
             request = self.venue.backfill_request(symbol, next_id, min(self.venue.backfill_limit, until - next_id + 1))
             progressed = False
             records = []
-            for row in await self.fetch(request.url, request.params) or []:
+            for row in await self.fetch(request) or []:
                 record = self.venue.parse_backfill(row, symbol)
                 if isinstance(record, Reject):
                     await self.emit(record)

@@ -1,5 +1,5 @@
 """The live loop's guarantees against the fake exchange: backfills off the live path, resume with a horizon,
-id resets re-seeded, and one REST budget/ban per process."""
+id resets re-seeded, one REST budget and pause per host and process, connection attempts limited."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from aiohttp import web
 
 from argos.contract import Record, Trade
 from argos.settings import IngestSettings
-from argos_ingest.feed import FeedTuning, live_trades
+from argos_ingest.feed import ConnectGate, FeedTuning, live_trades
 from argos_ingest.metrics import IngestMetrics
-from argos_ingest.rest import RestGate, get_json_list
+from argos_ingest.rest import RestGate, RestGates, get_json_list
 from argos_ingest.sequencer import Sequencer
 from argos_ingest.venues import venue_markets
+from argos_ingest.venues.base import rest_weight_per_minute
 from argos_testkit import FakeBinance, Fault
 
 FAST = FeedTuning(backoff_initial=0.05, backoff_max=0.5, overlap_seconds=0.3, silence_check_seconds=0.1)
@@ -104,7 +105,7 @@ def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
     async def emit(record) -> None:
         emitted.append(record.trade_id)
 
-    async def no_rest(url, params):
+    async def no_rest(request):
         return []
 
     metrics = IngestMetrics()
@@ -127,36 +128,113 @@ def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
     assert "trade ids reset" in caplog.text
 
 
-def test_a_418_ban_pauses_every_rest_request_of_the_process():
+@contextlib.asynccontextmanager
+async def rest_server(status: int, retry_after: str):
+    """A REST host that answers its first request with ``status`` and ``Retry-After``, then lists; yields (url,
+    the times requests reached it)."""
     calls: list[float] = []
 
     async def handler(request: web.Request) -> web.Response:
         calls.append(time.monotonic())
         if len(calls) == 1:
-            return web.json_response({"code": -1003, "msg": "banned"}, status=418, headers={"Retry-After": "2"})
+            return web.json_response({"code": -1003, "msg": "slow down"}, status=status,
+                                     headers={"Retry-After": retry_after})
         return web.json_response([{"ok": len(calls)}])
 
-    async def run():
-        app = web.Application()
-        app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"
-        gate = RestGate()
-        try:
-            async with aiohttp.ClientSession() as http:
-                kw = dict(attempts=3, timeout=5, backoff_initial=0.01, backoff_max=0.1, max_retry_after=10, gate=gate)
-                first = asyncio.create_task(get_json_list(http, url, {}, **kw))  # gets the 418
-                await asyncio.sleep(0.3)
-                t0 = time.monotonic()
-                second = await get_json_list(http, url, {}, **kw)  # another market, same IP
-                return await first, second, time.monotonic() - t0
-        finally:
-            await runner.cleanup()
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/", calls
+    finally:
+        await runner.cleanup()
 
-    first, second, waited = asyncio.run(run())
+
+REST_KW = dict(attempts=3, timeout=5, backoff_initial=0.01, backoff_max=0.1, max_retry_after=10)
+
+
+@pytest.mark.parametrize("status", [418, 429])
+def test_a_429_or_418_pauses_every_rest_request_to_the_host(status):
+    """A 418 ban, and a 429's Retry-After (sending on would earn the ban), hold back every market's requests."""
+
+    async def run():
+        async with rest_server(status, "2") as (url, calls), aiohttp.ClientSession() as http:
+            gate = RestGate()
+            first = asyncio.create_task(get_json_list(http, url, {}, gate=gate, **REST_KW))  # gets the 418/429
+            await asyncio.sleep(0.3)
+            t0 = time.monotonic()
+            second = await get_json_list(http, url, {}, gate=gate, **REST_KW)  # another market, same host
+            return await first, second, time.monotonic() - t0, calls
+
+    first, second, waited, calls = asyncio.run(run())
     assert first and second
-    assert len(calls) == 3 and calls[1] - calls[0] >= 1.9, "nothing reached the venue during the ban"
+    assert len(calls) == 3 and calls[1] - calls[0] >= 1.9, "nothing reached the venue during the pause"
     assert waited >= 1.5
+
+
+def test_a_pause_longer_than_the_caller_waits_fails_without_sending():
+    """A day's ban (Retry-After beyond max_retry_after) is not cut short: the request gives up unsent, and so does
+    every later one until the ban ends; a backfill then counts its ids missing and the live stream goes on."""
+
+    async def run():
+        async with rest_server(418, "86400") as (url, calls), aiohttp.ClientSession() as http:
+            gate = RestGate()
+            t0 = time.monotonic()
+            first = await get_json_list(http, url, {}, gate=gate, **REST_KW)
+            second = await get_json_list(http, url, {}, gate=gate, **REST_KW)
+            return first, second, time.monotonic() - t0, calls, gate.paused_until - time.monotonic()
+
+    first, second, took, calls, left = asyncio.run(run())
+    assert first is None and second is None and len(calls) == 1 and took < 1
+    assert left > 86_000, "the whole ban is kept, not the 600 s a request waits at most"
+
+
+def test_each_rest_host_has_its_own_budget_and_pauses():
+    gates = RestGates()
+    spot = gates.of("https://api.binance.com/api/v3/historicalTrades", 6_000)
+    usdm = gates.of("https://fapi.binance.com/fapi/v1/aggTrades", 2_400)
+    assert gates.of("https://api.binance.com/api/v3/aggTrades", 6_000) is spot and usdm is not spot
+    assert (spot.weight_per_minute, usdm.weight_per_minute) == (6_000, 2_400)
+    markets = {v.market: v for v in venue_markets(IngestSettings(symbols=["BTCUSDT"], markets=["spot", "usdm"]))}
+    assert [rest_weight_per_minute(markets[m]) for m in ("spot", "usdm")] == [6_000, 2_400]
+
+
+def test_connection_attempts_are_limited_per_host():
+    async def run() -> list[float]:
+        gate, times = ConnectGate(limit=3, window=0.5), []
+        for _ in range(5):
+            await gate.admit("wss://stream.binance.com:9443/stream?streams=x")
+            times.append(time.monotonic())
+        await gate.admit("wss://fstream.binance.com/market/stream")  # another host: its own window
+        times.append(time.monotonic())
+        return times
+
+    t = asyncio.run(run())
+    assert t[2] - t[0] < 0.1 and t[3] - t[0] >= 0.45 and t[4] - t[1] >= 0.45
+    assert t[5] - t[4] < 0.1
+
+
+def test_a_server_that_closes_at_once_is_redialled_within_the_attempt_limit():
+    """OKX subscribes after connecting: a close before the subscribe is sent is a failed connect (the feed lives
+    on), and a server that keeps doing it is dialled no more often than the attempt limit allows."""
+    from websockets.asyncio.server import serve
+
+    opened: list[float] = []
+
+    async def close_at_once(ws) -> None:
+        opened.append(time.monotonic())
+        await ws.close()
+
+    async def run() -> None:
+        async with serve(close_at_once, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            settings = IngestSettings(venues=["okx"], symbols=["BTCUSDT"], okx_ws_url=f"ws://127.0.0.1:{port}")
+            tuning = FeedTuning(backoff_initial=0.01, backoff_max=0.02, connects_per_5min=4)
+            with contextlib.suppress(TimeoutError):
+                await collect(settings, IngestMetrics(), lambda got: False, tuning, limit=2)
+
+    asyncio.run(run())  # a crash of the feed would raise here
+    assert len(opened) == 4, opened

@@ -7,8 +7,12 @@ server for the REST history, both fed from one generated, ever-growing trade his
   ``/api/v3/historicalTrades``, ``/api/v3/aggTrades``, ``/api/v3/trades``.
 * usdm: ``/market/stream?streams=btcusdt@aggTrade/...`` (the old ``/stream`` and ``/ws`` connect but stay silent,
   like Binance since 2026-04), REST ``/fapi/v1/aggTrades``; coinm: ``/stream``, REST ``/dapi/v1/aggTrades``.
-* ``timeUnit=MICROSECOND`` switches a connection's timestamps to µs. The server pings every
-  ``ping_interval`` seconds and counts the pongs it gets back (``pongs``).
+* ``timeUnit=MICROSECOND`` switches a connection's timestamps to µs (on REST the header ``X-MBX-TIME-UNIT``).
+  The server pings every ``ping_interval`` seconds and counts the pongs it gets back (``pongs``).
+* REST weight as Binance counts it: each endpoint's weight over a rolling minute against the market's limit
+  (spot 6,000, futures 2,400), reported in ``X-MBX-USED-WEIGHT-1M``; past the limit a 429 with ``Retry-After``.
+  A request inside a 429's ``Retry-After`` gets another 429 (``violations`` counts them: ones already in flight
+  when the first was sent are among them) and, past three, a 418 ban (``banned`` counts those answers).
 
 Faults are a scriptable plan of :class:`Fault` s, each fired once the server has generated ``after`` trades,
 or right away with :meth:`FakeBinance.inject`::
@@ -25,6 +29,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -104,6 +109,10 @@ class FakeBinance(LocalExchange):
         self.connection_paths: list[str] = []
         self.rest_requests = 0
         self.rate_limited = 0
+        self.violations = 0
+        self.banned = 0
+        self._weights: deque[tuple[float, int]] = deque()  # (time, weight) of the last minute's requests
+        self._limited_until = 0.0
         self.fired: list[Fault] = []
         self._rng = random.Random(seed)
         self._next_id = {s: start_id for s in self.symbols}
@@ -301,13 +310,28 @@ class FakeBinance(LocalExchange):
     @web.middleware
     async def _rate_limit_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.rest_requests += 1
-        if self._retry_after:
+        now = time.monotonic()
+        if now < self._limited_until:  # sent inside a 429's Retry-After: failing to back off ends in a ban
+            self.violations += 1
+            if self.violations > 3:
+                self.banned += 1
+                return web.json_response({"code": -1003, "msg": "Way too many requests; IP banned."}, status=418,
+                                         headers={"Retry-After": "2"})
             self.rate_limited += 1
-            retry = self._retry_after.pop(0)
+            return web.json_response({"code": -1003, "msg": "Too many requests."}, status=429,
+                                     headers={"Retry-After": str(max(1, round(self._limited_until - now)))})
+        while self._weights and now - self._weights[0][0] >= 60:
+            self._weights.popleft()
+        used = sum(w for _, w in self._weights) + REST_WEIGHTS.get(request.path, 1)
+        if self._retry_after or used > (6_000 if self.market == "spot" else 2_400):
+            self.rate_limited += 1
+            retry = self._retry_after.pop(0) if self._retry_after else max(1, int(self._weights[0][0] + 61 - now))
+            self._limited_until = now + retry
             return web.json_response({"code": -1003, "msg": "Too many requests."}, status=429,
                                      headers={"Retry-After": str(retry)})
+        self._weights.append((now, REST_WEIGHTS.get(request.path, 1)))
         response = await handler(request)
-        response.headers["X-MBX-USED-WEIGHT-1M"] = str(min(self.rest_requests * 25, 6000))
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         return response
 
     def _select(self, request: web.Request) -> list[_Fill] | web.Response:
@@ -336,8 +360,9 @@ class FakeBinance(LocalExchange):
         fills = self._select(request)
         if isinstance(fills, web.Response):
             return fills
+        scale = _time_scale(request)
         rows = [{"id": f.trade_id, "price": f.price, "qty": f.qty, "quoteQty": f"{float(f.price) * float(f.qty):.8f}",
-                 "time": f.time_us // 1_000, "isBuyerMaker": f.maker, "isBestMatch": True} for f in fills]
+                 "time": f.time_us // scale, "isBuyerMaker": f.maker, "isBestMatch": True} for f in fills]
         return web.Response(body=orjson.dumps(rows), content_type="application/json")
 
     async def _agg_trades_handler(self, request: web.Request) -> web.Response:
@@ -345,14 +370,25 @@ class FakeBinance(LocalExchange):
         fills = self._select(request)
         if isinstance(fills, web.Response):
             return fills
-        rows = []
+        rows, scale = [], _time_scale(request)
         for f in fills:
             row: dict[str, Any] = {"a": f.trade_id, "p": f.price, "q": f.qty, "f": f.trade_id, "l": f.trade_id,
-                                   "T": f.time_us // 1_000, "m": f.maker}
+                                   "T": f.time_us // scale, "m": f.maker}
             if request.path.startswith("/api/"):
                 row["M"] = True
             rows.append(row)
         return web.Response(body=orjson.dumps(rows), content_type="application/json")
+
+
+# Each history endpoint's REQUEST_WEIGHT (spot: shared/binance-protocol.md; the futures' are not in it, taken as 20).
+REST_WEIGHTS = {"/api/v3/historicalTrades": 25, "/api/v3/trades": 25, "/api/v3/aggTrades": 4,
+                "/fapi/v1/historicalTrades": 20, "/fapi/v1/aggTrades": 20, "/dapi/v1/aggTrades": 20}
+
+
+def _time_scale(request: web.Request) -> int:
+    """Spot REST answers in µs when asked by ``X-MBX-TIME-UNIT``, else (and futures always) in ms."""
+    micro = request.path.startswith("/api/") and request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND"
+    return 1 if micro else 1_000
 
 
 def _error(code: int, msg: str, status: int = 400) -> web.Response:

@@ -40,6 +40,7 @@ class BackfillRequest:
 
     url: str
     params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class VenueMarket(Protocol):
@@ -108,6 +109,12 @@ def backfill_rows(venue: VenueMarket, payload: Any) -> list[Any] | None:
     if method is not None:
         return method(payload)
     return payload if isinstance(payload, list) else None
+
+
+def rest_weight_per_minute(venue: VenueMarket) -> int:
+    """REST weight one IP may spend a minute on the market's host (attribute ``rest_weight_per_minute``; where a
+    venue does not say, 6,000, Binance spot's, with every request costing 25)."""
+    return getattr(venue, "rest_weight_per_minute", 6_000)
 
 
 def venue_symbols(venue: VenueMarket, default: Sequence[str]) -> list[str]:

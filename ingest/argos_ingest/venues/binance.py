@@ -42,6 +42,9 @@ class MarketSpec:
     max_streams: int
     max_incoming_per_second: int
     server_ping_seconds: float
+    # The host's REQUEST_WEIGHT limit a minute per IP, as its exchangeInfo's rateLimits list it: spot 6,000; fapi
+    # and dapi 2,400 (binance-docs.github.io/apidocs/futures/en/#limits and .../delivery/en/#limits).
+    rest_weight_per_minute: int
 
     def ws_base(self, settings: IngestSettings) -> str:
         return {"spot": settings.binance_ws_url, "usdm": settings.binance_futures_ws_url,
@@ -76,21 +79,22 @@ class Binance:
     CONNECTION_LIFETIME_SECONDS: ClassVar[float] = 24 * 3600
     MAX_CONNECT_ATTEMPTS_PER_5MIN: ClassVar[int] = 300
     MICROSECOND_PARAM: ClassVar[str] = "timeUnit=MICROSECOND"
+    MICROSECOND_HEADER: ClassVar[dict[str, str]] = {"X-MBX-TIME-UNIT": "MICROSECOND"}  # spot REST, the same switch
 
     SPOT: ClassVar[MarketSpec] = MarketSpec(
         market="spot", stream="trade", event="trade", id_field="t", combined_path="/stream",
         backfill_path="/api/v3/historicalTrades", max_streams=1024, max_incoming_per_second=5,
-        server_ping_seconds=20,
+        server_ping_seconds=20, rest_weight_per_minute=6_000,
     )
     USDM: ClassVar[MarketSpec] = MarketSpec(
         market="usdm", stream="aggTrade", event="aggTrade", id_field="a", combined_path="/stream",
         backfill_path="/fapi/v1/aggTrades", max_streams=1024, max_incoming_per_second=10,
-        server_ping_seconds=180,
+        server_ping_seconds=180, rest_weight_per_minute=2_400,
     )
     COINM: ClassVar[MarketSpec] = MarketSpec(
         market="coinm", stream="aggTrade", event="aggTrade", id_field="a", combined_path="/stream",
         backfill_path="/dapi/v1/aggTrades", max_streams=200, max_incoming_per_second=10,
-        server_ping_seconds=180,
+        server_ping_seconds=180, rest_weight_per_minute=2_400,
     )
 
     # Epoch magnitudes: 1e14 ms is the year 5138 and 1e14 µs is 1973, so the digit count tells the unit.
@@ -171,9 +175,16 @@ class BinanceMarket:
     def parse(self, frame: str | bytes) -> Parsed:
         return parse_message(frame, self.market)
 
+    @property
+    def rest_weight_per_minute(self) -> int:
+        return self.spec.rest_weight_per_minute
+
     def backfill_request(self, symbol: str, from_id: int, limit: int) -> BackfillRequest:
+        """Spot asks for µs times, as its stream does, so a backfilled trade's time equals its live copy's."""
+        micro = self.microsecond_timestamps and self.market == "spot"
         return BackfillRequest(f"{self.rest_base.rstrip('/')}{self.spec.backfill_path}",
-                               {"symbol": symbol, "fromId": str(from_id), "limit": str(limit)})
+                               {"symbol": symbol, "fromId": str(from_id), "limit": str(limit)},
+                               dict(Binance.MICROSECOND_HEADER) if micro else {})
 
     def parse_backfill(self, row: Any, symbol: str) -> Trade | Reject:
         if not isinstance(row, dict):
