@@ -128,6 +128,38 @@ def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
     assert "trade ids reset" in caplog.text
 
 
+def test_a_late_copy_of_an_id_rest_could_not_get_is_emitted_and_counted():
+    venue = venue_markets(IngestSettings(symbols=["BTCUSDT"]))[0]
+    emitted: list[int] = []
+
+    async def emit(record) -> None:
+        emitted.append(record.trade_id)
+
+    async def no_rest(request):
+        return []
+
+    metrics = IngestMetrics()
+    sequencer = Sequencer(venue, emit, no_rest, metrics, missing_window=100)
+    base = 1_780_000_000_000_000
+
+    def trade(trade_id: int) -> Trade:
+        return Trade(venue="binance", market="spot", symbol="BTCUSDT", trade_id=trade_id, price="1", qty="1",
+                     is_buyer_maker=False, trade_time=base + trade_id, event_time=base, ingest_time=base)
+
+    async def run():
+        for trade_id in (5, 10):  # 6..9 missing, and REST returns nothing
+            await sequencer.accept(trade(trade_id))
+        await asyncio.sleep(0.1)  # the backfill task gives up
+        await sequencer.accept(trade(7))  # late on the stream after all
+        await sequencer.accept(trade(7))  # and once more: a duplicate
+
+    asyncio.run(run())
+    assert emitted == [5, 10, 7]
+    assert metrics.value("argos_ingest_unrecoverable_trades_total") == 4
+    assert metrics.value("argos_ingest_late_trades_total") == 1
+    assert metrics.value("argos_ingest_duplicates_total") == 1
+
+
 @contextlib.asynccontextmanager
 async def rest_server(status: int, retry_after: str):
     """A REST host that answers its first request with ``status`` and ``Retry-After``, then lists; yields (url,
