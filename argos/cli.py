@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -66,7 +68,10 @@ def ingest(
     market: MarketOpt = None,
     seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
 ) -> None:
-    """Stream trades from a venue, a dump or the synthetic market into Kafka or the spool."""
+    """Stream trades from a venue, a dump or the synthetic market into Kafka or the spool.
+
+    SIGTERM (a pod's stop) and Ctrl-C stop it after flushing the sink; SIGHUP does the same and then runs the
+    command again in the same process (``tilt up``'s live update: new code, same container)."""
     with requires("ingest", "ingest"):
         from argos_ingest.pump import IngestStats, run_ingest
 
@@ -81,7 +86,15 @@ def ingest(
         ingest_cfg["source"] = "replay"
     ingest_cfg = {k: v for k, v in ingest_cfg.items() if v is not None}
     settings = settings_or_exit(config, data_dir=data_dir, ingest=ingest_cfg)
-    stop, stats = threading.Event(), IngestStats()
+    stop, stats, again = threading.Event(), IngestStats(), threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            again.set()
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # as a container's PID 1 it would otherwise ignore both
+        signal.signal(signum, on_signal)
     metrics = _start_metrics(settings)
     timer = threading.Timer(seconds or 0, stop.set)
     timer.daemon = True  # a replay that ends first must not wait out --seconds
@@ -95,6 +108,10 @@ def ingest(
         console.print(f"[red]{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"ingested {stats.records} records ({stats.rate:.0f}/s)")
+    if again.is_set():
+        console.print("SIGHUP: starting again on the current code")
+        sys.stdout.flush()
+        os.execv(sys.executable, sys.orig_argv)  # the sink is closed; sockets do not survive an exec (PEP 446)
 
 
 def _replay_cfg(replay: Path, market: str | None, symbols: str | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ not first in the release or kind workflow.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import os
 import re
 import shlex
@@ -168,3 +170,32 @@ def test_the_spark_image_builds_the_kafka_reader(tmp_path: Path, image_build) ->
     classes = {p.relative_to(java).with_suffix(".class").as_posix() for p in java.rglob("*.java")}
     services = {p.relative_to(resources).as_posix() for p in resources.rglob("*") if p.is_file()}
     assert classes and services and classes | services <= names, sorted(names)
+
+
+def tilt_builds() -> dict[str, tuple[Path, list[str]]]:
+    """Each ``docker_build`` of the Tiltfile: its image name → (Dockerfile, the paths of its ``only=``)."""
+    tree = ast.parse((ROOT / "Tiltfile").read_text())  # Starlark, in the subset Python parses alike
+    names: dict[str, object] = {}
+    builds = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            with contextlib.suppress(Exception):  # only the literal lists matter here
+                names[node.targets[0].id] = ast.literal_eval(node.value)
+        call = node.value if isinstance(node, ast.Expr) else None
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "docker_build":
+            kw = {k.arg: k.value for k in call.keywords}
+            only = eval(compile(ast.Expression(kw["only"]), "Tiltfile", "eval"), dict(names))
+            builds[ast.literal_eval(call.args[0])] = ROOT / ast.literal_eval(kw["dockerfile"]), only
+    return builds
+
+
+def test_tilt_sends_each_image_what_its_docker_build_context_holds() -> None:
+    """Tilt's ``only=`` replaces the Dockerfile's .dockerignore as the filter of what it sends: a path the image
+    builds from and ``only`` leaves out breaks ``tilt up`` (as the Kafka reader's sources once did)."""
+    builds = tilt_builds()
+    assert set(builds) == {"argos-ingest", "argos-spark"}
+    for image, (dockerfile, only) in builds.items():
+        prefixes = [p.rstrip("/") for p in only]
+        context = context_files(dockerfile.with_name(dockerfile.name + ".dockerignore"))
+        missing = [f for f in context if not any(f == p or f.startswith(p + "/") for p in prefixes)]
+        assert not missing, f"{image}: the Tiltfile's only= leaves out {missing[:5]}"

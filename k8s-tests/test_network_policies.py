@@ -127,6 +127,7 @@ def pods(objs: list[dict]) -> dict[str, Pod]:
 
 NEEDED = [
     ("ingest", "kafka-broker", 9092),
+    ("ingest", "clickhouse", 8123),  # the resume query at start (argos_ingest.resume.clickhouse_positions)
     ("spark-driver", "kafka-broker", 9092),
     ("spark-executor", "kafka-broker", 9092),
     ("spark-driver", "clickhouse", 8123),
@@ -149,7 +150,7 @@ DENIED = [
     ("intruder", "clickhouse", 8123),
     ("intruder", "clickhouse", 9000),
     ("intruder", "kafka-broker", 9092),
-    ("ingest", "clickhouse", 8123),
+    ("ingest", "clickhouse", 9000),
     ("grafana", "kafka-broker", 9092),
     ("schema-job", "kafka-broker", 9092),
     ("spark-operator", "clickhouse", 8123),

@@ -45,10 +45,12 @@ log "spark-operator $SPARK_OPERATOR_VERSION"
 
 log "Altinity operator for ClickHouse $ALTINITY_OPERATOR_VERSION"
 # The operator's own ClickHouse password: generated once, then read back from its Secret on every re-run.
-operator_password="$(NAMESPACE="$NAMESPACE" KUBECTL="$KUBECTL" "$here/operator-password.sh")"
+operator_secret="$(mktemp)"
+trap 'rm -f "$operator_secret"' EXIT
+NAMESPACE="$NAMESPACE" KUBECTL="$KUBECTL" "$here/operator-password.sh" "$operator_secret"
 "$HELM" upgrade --install clickhouse-operator "$ALTINITY_OPERATOR_CHART" --repo "$ALTINITY_OPERATOR_REPO" \
   --version "$ALTINITY_OPERATOR_VERSION" --namespace "$NAMESPACE" --wait --timeout "$TIMEOUT" \
-  -f "$here/clickhouse-operator-values.yaml" --set-string "secret.password=$operator_password"
+  -f "$here/clickhouse-operator-values.yaml" -f "$operator_secret"
 
 if [[ -z "${SKIP_ARGOS:-}" ]]; then
   log "Argos chart $ARGOS_CHART (release $RELEASE, profile $PROFILE)"
@@ -59,7 +61,8 @@ if [[ -z "${SKIP_ARGOS:-}" ]]; then
     chart_args=(--version "${ARGOS_CHART_VERSION:?ARGOS_CHART_VERSION is required with an OCI chart}")
   fi
   # --wait: the workloads are Ready and the schema hook Job has completed when this returns.
-  "$HELM" upgrade --install "$RELEASE" "$ARGOS_CHART" "${chart_args[@]}" --namespace "$NAMESPACE" \
+  # ${a[@]+"${a[@]}"}: an empty array is an unbound variable under set -u before bash 4.4 (macOS's bash 3.2).
+  "$HELM" upgrade --install "$RELEASE" "$ARGOS_CHART" ${chart_args[@]+"${chart_args[@]}"} --namespace "$NAMESPACE" \
     -f "$root/charts/argos/values-$PROFILE.yaml" --wait --timeout "$TIMEOUT" "$@"
 fi
 
@@ -72,6 +75,7 @@ clickhouse_secret="${CLICKHOUSE_SECRET:-$(by_labels secret "app.kubernetes.io/in
   --version "$GRAFANA_CHART_VERSION" --namespace "$NAMESPACE" --wait --timeout "$TIMEOUT" \
   -f "$here/grafana-values.yaml" \
   --set "env.GF_PLUGINS_PREINSTALL_SYNC=grafana-clickhouse-datasource@$GRAFANA_CLICKHOUSE_PLUGIN_VERSION" \
-  --set "envValueFrom.ARGOS_CLICKHOUSE_PASSWORD.secretKeyRef.name=$clickhouse_secret"
+  --set "envValueFrom.ARGOS_CLICKHOUSE_PASSWORD.secretKeyRef.name=$clickhouse_secret" \
+  --set "envValueFrom.ARGOS_CLICKHOUSE_PASSWORD.secretKeyRef.key=${CLICKHOUSE_SECRET_KEY:-password}"
 
 log "done: kubectl -n $NAMESPACE port-forward svc/grafana 3000:80  ->  http://localhost:3000"
