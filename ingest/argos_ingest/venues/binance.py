@@ -62,7 +62,6 @@ class Binance:
     """Binance facts Argos relies on (see shared/binance-protocol.md)."""
 
     SPOT_WS: ClassVar[str] = "wss://stream.binance.com:9443"
-    SPOT_MARKET_DATA_WS: ClassVar[str] = "wss://data-stream.binance.vision"
     SPOT_REST: ClassVar[str] = "https://api.binance.com"
     USDM_WS: ClassVar[str] = "wss://fstream.binance.com/market"  # /ws and /stream at the root stay silent
     USDM_REST: ClassVar[str] = "https://fapi.binance.com"
@@ -71,13 +70,7 @@ class Binance:
     COINM_WS: ClassVar[str] = "wss://dstream.binance.com"
     COINM_REST: ClassVar[str] = "https://dapi.binance.com"
 
-    HISTORICAL_TRADES: ClassVar[str] = "/api/v3/historicalTrades"
-    AGG_TRADES: ClassVar[str] = "/api/v3/aggTrades"
-    USDM_AGG_TRADES: ClassVar[str] = "/fapi/v1/aggTrades"
-    COINM_AGG_TRADES: ClassVar[str] = "/dapi/v1/aggTrades"
     REST_MAX_LIMIT: ClassVar[int] = 1000
-    CONNECTION_LIFETIME_SECONDS: ClassVar[float] = 24 * 3600
-    MAX_CONNECT_ATTEMPTS_PER_5MIN: ClassVar[int] = 300
     MICROSECOND_PARAM: ClassVar[str] = "timeUnit=MICROSECOND"
     MICROSECOND_HEADER: ClassVar[dict[str, str]] = {"X-MBX-TIME-UNIT": "MICROSECOND"}  # spot REST, the same switch
 
@@ -103,13 +96,9 @@ class Binance:
 
     @classmethod
     def market(cls, market: str) -> MarketSpec:
-        if market == "spot":
-            return cls.SPOT
-        if market == "usdm":
-            return cls.USDM
-        if market == "coinm":
-            return cls.COINM
-        raise ValueError(f"unknown Binance market {market!r}; use 'spot', 'usdm' or 'coinm'")
+        if market not in ("spot", "usdm", "coinm"):
+            raise ValueError(f"unknown Binance market {market!r}; use 'spot', 'usdm' or 'coinm'")
+        return {"spot": cls.SPOT, "usdm": cls.USDM, "coinm": cls.COINM}[market]
 
     @classmethod
     def timestamp_us(cls, value: Any) -> int:
