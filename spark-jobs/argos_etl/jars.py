@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -35,6 +36,7 @@ def resolve(group: str, artifact: str, version: str) -> list[Path]:
     done = target / ".complete"
     if not done.exists():
         ivy = next((Path(pyspark.__file__).parent / "jars").glob("ivy-*.jar"))
+        print(f"resolving {group}:{artifact}:{version} from Maven Central (once; cached in {target})", file=sys.stderr)
         cmd = [
             "java", "-jar", str(ivy), "-dependency", group, artifact, version, "-confs", "default",
             "-cache", str(cache_dir() / "ivy"), "-retrieve", f"{target}/[artifact]-[revision](-[classifier]).[ext]",
