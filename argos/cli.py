@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, requires, settings_or_exit
+from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, requires, serving, settings_or_exit
 from argos.settings import Settings
 from argos_dashboards.cli import app as dashboard_app
 
@@ -60,7 +60,8 @@ def ingest(
     data_dir: DataDirOpt = None,
     source: Annotated[str | None, typer.Option(help="synthetic | live | binance | replay")] = None,
     venue: Annotated[str | None, typer.Option(
-        "--venue", help="binance, coinbase, okx, bybit (comma-separated); live unless --source says.")] = None,
+        "--venue", "--venues", help="binance, coinbase, okx, bybit (comma-separated); live unless --source says.",
+    )] = None,
     sink: Annotated[str | None, typer.Option(help="spool | kafka")] = None,
     symbols: SymbolsOpt = None,
     rate: Annotated[float | None, typer.Option(help="Synthetic trades per second.")] = None,
@@ -95,7 +96,9 @@ def ingest(
 
     for signum in (signal.SIGTERM, signal.SIGHUP):  # as a container's PID 1 it would otherwise ignore both
         signal.signal(signum, on_signal)
-    metrics = _start_metrics(settings)
+    with serving("The ingest's health and metrics endpoint", settings.ingest.http_port,
+                 "ARGOS_INGEST__HTTP_PORT (0: off)"):
+        metrics = _start_metrics(settings)
     timer = threading.Timer(seconds or 0, stop.set)
     timer.daemon = True  # a replay that ends first must not wait out --seconds
     if seconds:
@@ -116,6 +119,10 @@ def ingest(
 
 def _replay_cfg(replay: Path, market: str | None, symbols: str | None) -> dict[str, Any]:
     """Ingest settings of a replay: the file, its market if given, and its symbol (from the name) for display."""
+    if not replay.is_file():
+        console.print(f"[red]--replay {replay}: no such file.[/red] Fix: give the path of a Binance dump (.csv/.zip), "
+                      "e.g. BTCUSDT-trades-2025-01-01.zip from data.binance.vision.", soft_wrap=True)
+        raise typer.Exit(2)
     cfg: dict[str, Any] = {"replay_path": str(replay)}
     if market:
         cfg["replay_market"] = market.lower()
@@ -155,6 +162,7 @@ def etl(
 
     with requires("etl", "etl"):
         from argos_etl import job
+        from argos_etl.jars import SparkSetupError
 
     _logging()
     settings = settings_or_exit(config, data_dir=data_dir, spark={"source": source} if source else None)
@@ -173,6 +181,9 @@ def etl(
     except OSError as exc:
         console.print(f"[red]{exc.strerror or exc}[/red]")
         raise typer.Exit(1) from None
+    except SparkSetupError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -184,7 +195,7 @@ def demo(
     rate: Annotated[float | None, typer.Option(help="Synthetic trades per second (default: ingest.rate).")] = None,
     live: Annotated[bool, typer.Option("--live", help="Stream real trades from the venues.")] = False,
     venues: Annotated[str | None, typer.Option(
-        "--venues", help="binance,coinbase,okx,bybit (synthetic across them unless --live).")] = None,
+        "--venues", "--venue", help="binance,coinbase,okx,bybit (synthetic across them unless --live).")] = None,
     replay: Annotated[Path | None, typer.Option(help="Replay a Binance dump instead.")] = None,
     market: MarketOpt = None,
     port: Annotated[int, typer.Option(help="Embedded dashboard port (0: none).")] = 8050,
@@ -194,6 +205,7 @@ def demo(
         import chdb  # noqa: F401  (the embedded engine)
 
         from argos.demo import run_demo
+        from argos_etl.jars import SparkSetupError
 
     source = "live" if live else "replay" if replay else "synthetic"
     ingest_cfg: dict[str, Any] = {"source": source, "sink": "spool"}
@@ -209,7 +221,11 @@ def demo(
         config, data_dir=data_dir, ingest=ingest_cfg, spark={"source": "spool"}, clickhouse={"url": ""}
     )
     _logging(file=settings.data_dir / "demo.log")
-    run_demo(settings, client_or_exit(settings), seconds, port)
+    try:
+        run_demo(settings, client_or_exit(settings), seconds, port)
+    except SparkSetupError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -224,16 +240,21 @@ def status(
     from argos.status import client_rows, read_status, redact_url, summary_line
 
     settings = settings_or_exit(config, data_dir=data_dir)
-    from argos.clickhouse import connect, owned_elsewhere
-
-    try:
-        client = connect(settings.clickhouse_url, settings.clickhouse)
-        report = read_status(client_rows(client), settings.clickhouse.database)
-        source = redact_url(settings.clickhouse_url)
-    except Exception as exc:
-        if not owned_elsewhere(exc):
-            raise
-        report, source = _status_from_demo(url), f"{url} (the running demo owns {redact_url(settings.clickhouse_url)})"
+    db, source = settings.clickhouse.database, redact_url(settings.clickhouse_url)
+    if settings.embedded and not Path(settings.clickhouse_url.removeprefix("chdb://")).exists():
+        console.print(f"[red]No Argos database at {source} yet.[/red] Fix: run `argos demo` (or point --data-dir / "
+                      "ARGOS_DATA_DIR at the demo's data directory).", soft_wrap=True)
+        raise typer.Exit(1)
+    client = client_or_exit(settings, owned_ok=True)
+    if client is None:
+        report, source = _status_from_demo(url), f"{url} (the running demo owns {source})"
+    else:
+        try:
+            report = read_status(client_rows(client), db)
+        except Exception as exc:  # the server answers, the schema is not there
+            console.print(f"[red]No Argos tables in database {db} at {source}: {str(exc).splitlines()[0][:200]}"
+                          "[/red] Fix: run `argos schema migrate` (or `argos demo`).", soft_wrap=True)
+            raise typer.Exit(1) from None
     table = Table(title=f"Argos status — {source}")
     for name in ("venue", "symbol", "trades", "last price", "whales", "last trade (UTC)", "lag p50 (ms)"):
         table.add_column(name)

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import clickhouse_connect
 
 from argos.dedup_logs import repair_dedup_logs
+from argos.settings import ConfigError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,7 +39,7 @@ def connect(url: str, cfg: ClickHouseSettings, *, repair: bool = True) -> Client
         return clickhouse_connect.get_client(dsn=url)
     parts = urlparse(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
+        raise ConfigError(
             f"clickhouse.url={url!r} is not usable. Fix: set ARGOS_CLICKHOUSE__URL to "
             "http(s)://host:8123 for a server or chdb:///path for the embedded engine."
         )

@@ -62,9 +62,11 @@ def _start_dashboard(client, settings: Settings, port: int):
     """Serve the embedded dashboard from this process (the one that owns the database)."""
     if not port:
         return None, lambda: None
+    from argos.cli_common import serving
     from argos_dashboards.server import start_dashboard_server
 
-    return start_dashboard_server(client.query_arrow, "127.0.0.1", port, db=settings.clickhouse.database)
+    with serving("The demo's dashboard", port, "--port (0: none)"):
+        return start_dashboard_server(client.query_arrow, "127.0.0.1", port, db=settings.clickhouse.database)
 
 
 class _LiveTable:

@@ -332,19 +332,29 @@ class _YamlSource(PydanticBaseSettingsSource):
         path = _config_file.get() or os.environ.get("ARGOS_CONFIG")
         if not path:
             return {}
+        given = f"--config {path}" if _config_file.get() else f"ARGOS_CONFIG={path}"
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except OSError as exc:
-            msg = f"ARGOS_CONFIG={path}: cannot read ({exc.strerror}). Fix: point it at a YAML file."
-            raise ConfigError(msg) from None
+            raise ConfigError(f"{given}: cannot read ({exc.strerror}). Fix: point it at a YAML file.") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"ARGOS_CONFIG={path}: top level must be a mapping of settings.")
+            raise ConfigError(f"{given}: top level must be a mapping of settings.")
         return data
 
 
 def env_name(loc: tuple[Any, ...]) -> str:
     """ARGOS_* environment variable for a settings key path."""
     return "ARGOS_" + "__".join(str(p).upper() for p in loc)
+
+
+def _given(overrides: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """True when ``overrides`` (the command line's values) hold the key at ``loc``."""
+    node: Any = overrides
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
@@ -362,11 +372,12 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             loc = tuple(p for p in err["loc"] if not isinstance(p, int))
             key = ".".join(str(p) for p in loc)
             got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
-            hint = (
-                f"remove '{key}'; it is not an Argos setting"
-                if err["type"] == "extra_forbidden"
-                else f"set {env_name(loc)} or '{key}' in the YAML config"
-            )
+            if err["type"] == "extra_forbidden":
+                hint = f"remove '{key}'; it is not an Argos setting"
+            elif _given(overrides, loc):  # a command-line option: it overrides env and YAML, so fix it there
+                hint = f"correct the command-line option that sets '{key}'"
+            else:
+                hint = f"set {env_name(loc)} or '{key}' in the YAML config"
             lines.append(f"  {key}: {err['msg']}{got}. Fix: {hint}.")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
     finally:

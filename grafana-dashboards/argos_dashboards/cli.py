@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, requires, settings_or_exit
+from argos.cli_common import ConfigOpt, DataDirOpt, client_or_exit, console, requires, serving, settings_or_exit
 
 if TYPE_CHECKING:
     from argos_dashboards.data import QueryFn
@@ -54,7 +54,8 @@ def dashboard(
         from argos_dashboards.server import start_dashboard_server
 
     query, db = _open(config, data_dir)
-    url, stop = start_dashboard_server(query, host, port, db=db, window_s=window, refresh_s=refresh)
+    with serving("The dashboard", port, "--port"):
+        url, stop = start_dashboard_server(query, host, port, db=db, window_s=window, refresh_s=refresh)
     console.print(f"Argos dashboard: [bold]{url}[/bold]  (Ctrl-C to stop)")
     try:
         threading.Event().wait()
@@ -79,6 +80,9 @@ def report(
     query, db = _open(config, data_dir)
     try:
         path = write_report(query, out, db=db, window_s=window, symbols=_symbols(symbols))
+    except OSError as exc:  # the page was read, the file could not be written
+        console.print(f"[red]cannot write {out}: {exc.strerror}.[/red] Fix: choose a writable --out path.")
+        raise typer.Exit(1) from None
     except Exception as exc:
         console.print(f"[red]cannot read the dashboard data: {str(exc).splitlines()[0]}. "
                       "Fix: run `argos schema migrate` (or `argos demo`) against this database first.[/red]")

@@ -26,6 +26,10 @@ KAFKA_VERSION = "4.3.1"
 _SPARK_KAFKA_JARS = ("spark-sql-kafka-0-10", "spark-token-provider-kafka-0-10", "kafka-clients", "commons-pool2")
 
 
+class SparkSetupError(RuntimeError):
+    """Spark cannot start on this machine; the message says what is missing and how to get it."""
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("ARGOS_CACHE_DIR", Path.home() / ".cache" / "argos"))
 
@@ -44,7 +48,7 @@ def resolve(group: str, artifact: str, version: str) -> list[Path]:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not any(target.glob("*.jar")):
             tail = "\n".join(result.stdout.splitlines()[-15:])
-            raise RuntimeError(f"could not resolve {group}:{artifact}:{version} from Maven Central:\n{tail}")
+            raise SparkSetupError(f"could not resolve {group}:{artifact}:{version} from Maven Central:\n{tail}")
         done.touch()
     return sorted(target.glob("*.jar"))
 
@@ -61,7 +65,7 @@ KAFKA_READER = Path(__file__).resolve().parents[1] / "kafka-reader"
 def kafka_reader_jar() -> Path:
     """Argos' grouped Kafka reader, built once per version of its sources and of Spark."""
     if not KAFKA_READER.is_dir():
-        raise RuntimeError(f"the Kafka reader's sources are not at {KAFKA_READER} (an installed wheel): put its jar "
+        raise SparkSetupError(f"the Kafka reader's sources are not at {KAFKA_READER} (an installed wheel): put its jar "
                            "in spark.jars (the Spark image has it), or set spark.kafka_reader: spark")
     files = sorted(p for p in (KAFKA_READER / "src").rglob("*") if p.is_file())
     digest = hashlib.sha256(SPARK_VERSION.encode())
@@ -80,7 +84,7 @@ def build_kafka_reader(source: Path, jar: Path, classpath: list[Path]) -> None:
     java_home = os.environ.get("JAVA_HOME")
     javac = shutil.which("javac", path=f"{java_home}/bin" if java_home else None) or shutil.which("javac")
     if not javac:
-        raise RuntimeError("building the Kafka reader needs a JDK's javac (Debian: apt-get install "
+        raise SparkSetupError("building the Kafka reader needs a JDK's javac (Debian: apt-get install "
                            "openjdk-17-jdk-headless); or set spark.kafka_reader: spark (ARGOS_SPARK__KAFKA_READER)")
     main = source / "src" / "main"
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,7 +93,7 @@ def build_kafka_reader(source: Path, jar: Path, classpath: list[Path]) -> None:
                "-cp", os.pathsep.join(map(str, classpath)), *map(str, sorted((main / "java").rglob("*.java")))]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise RuntimeError(f"javac failed on {source}:\n{result.stderr[-3000:]}")
+            raise SparkSetupError(f"javac failed on {source}:\n{result.stderr[-3000:]}")
         jar.parent.mkdir(parents=True, exist_ok=True)
         partial = jar.with_suffix(".partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -27,6 +28,7 @@ from argos.settings import Settings
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 from argos_etl.checkpoint import check_local_dir, local_checkpoint_conf
+from argos_etl.jars import SparkSetupError
 from argos_etl.sink import ClickHouseBatchWriter
 from argos_etl.transforms import transform
 
@@ -68,6 +70,9 @@ def consumer_options(partitions: int, reader: str = "spark") -> dict[str, str]:
 
 def spark_session(settings: Settings, app_name: str = "argos-etl") -> SparkSession:
     """A Spark session with the Kafka connector on the classpath and UTC time."""
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        raise SparkSetupError("Spark needs a JDK 17+: java is not on PATH and JAVA_HOME is not set. Fix: install "
+                              "one (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME.")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter (venv)
     if settings.spark.master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: no network interface guessing
