@@ -1,22 +1,27 @@
 """The streaming query's checkpoint: where it lives, how Spark writes it, and the one record Argos keeps in it.
 
-That record is how many ways each micro-batch was split for writing. A batch goes to ClickHouse in parts, each
-under its own insert token: where the driver writes, a big batch's trades as concurrent inserts split by trade id
-(``spark.driver_write_*``); where executors write, as ``spark.shuffle_partitions`` partitions by symbol. A replay
-after a crash inside those inserts must split the batch as its first attempt did. Otherwise a token names other rows
-than it did: ClickHouse drops the replay's block under a token the first attempt used (its other rows are lost),
-and rows the first attempt stored under another token are skipped as another write's (a view that missed them
-stays short). So the split is recorded before the batch's first insert, as an empty file
-``<checkpoint>/argos/splits/<batch id>-<parts>``, and a replay reads it back whatever the settings say now; new
-settings apply from the next batch. Only the batch being written is kept: once batch N runs, Spark has committed
-every batch before it.
+That record is how each micro-batch was first written. A batch goes to ClickHouse in parts, each under its own
+insert token: where the driver writes, a big batch's trades as concurrent inserts split by trade id
+(``spark.driver_write_*``; tokens ``…:driver``); where executors write, as ``spark.shuffle_partitions`` partitions
+by symbol (tokens ``…:p<n>``). A replay after a crash inside those inserts must write the batch as its first attempt
+did. Otherwise a token names other rows than it did: ClickHouse drops the replay's block under a token the first
+attempt used (its other rows are lost), and rows the first attempt stored under another token are skipped as
+another write's (a view that missed them stays short, dead letters are stored again). The dead letters'
+``process_time`` (when the driver received the batch) must be the first attempt's too: it names their table's
+monthly partition, and ClickHouse tells blocks apart by partition as well as by token. So the mode, the parts and
+that time are recorded before the batch's first insert, as an empty file
+``<checkpoint>/argos/splits/<batch id>-<mode>-<parts>-<received µs>``, and a replay reads them back whatever the
+settings say now; new settings apply from the next batch. Only the batch being written is kept: once batch N runs,
+Spark has committed every batch before it.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,31 +65,63 @@ def check_local_dir(path: str, key: str, env: str) -> None:
                       f"Fix: free space or make it writable, or set {env} / --data-dir elsewhere") from exc
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Write:
+    """How a batch was first written: by the driver or by the executors, in how many parts, and when the driver
+    received it (every dead letter's ``process_time``)."""
+
+    mode: Literal["driver", "executors"]
+    parts: int
+    received: datetime
+
+    @property
+    def name(self) -> str:
+        return f"{self.mode}-{self.parts}-{(self.received - _EPOCH) // timedelta(microseconds=1)}"
+
+    @classmethod
+    def parse(cls, name: str) -> tuple[int, Write] | None:
+        """``<batch>-<mode>-<parts>-<µs>`` → (batch id, write); None for any other name."""
+        fields = name.split("-")
+        if len(fields) != 4 or fields[1] not in ("driver", "executors") or not all(
+                f.isdigit() for f in (fields[0], fields[2], fields[3])):
+            return None
+        received = _EPOCH + timedelta(microseconds=int(fields[3]))
+        return int(fields[0]), cls(fields[1], int(fields[2]), received)  # type: ignore[arg-type]
+
+
 class SplitLog:
-    """The recorded split of the batch being written: an empty file beside Spark's offset log."""
+    """The recorded write of the batch being written: an empty file beside Spark's offset log."""
 
     def __init__(self, checkpoint: str) -> None:
         self.folder = checkpoint.rstrip("/") + "/argos/splits"
         self._files: _LocalFiles | _HadoopFiles | None = None  # opened with the first batch
-        self._recorded: dict[int, int] = {}  # batch id -> parts, as stored
+        self._recorded: dict[int, Write] = {}
+        self._stale: list[str] = []  # names this version does not read: removed with the next record
 
-    def parts(self, spark: SparkSession | None, batch_id: int, wanted: int) -> int:
-        """The parts ``batch_id`` was first written with, or ``wanted``, recorded, if this is its first attempt
-        (``spark``: the driver's session, which a remote checkpoint is written through)."""
+    def first(self, spark: SparkSession | None, batch_id: int) -> Write | None:
+        """How ``batch_id`` was first written, if this is a replay (``spark``: the driver's session, which a
+        remote checkpoint is read and written through)."""
         if self._files is None:
             local = local_dir(self.folder)
             self._files = _LocalFiles(local) if local else _HadoopFiles(spark, self.folder)
-            self._recorded = {int(b): int(p) for b, _, p in (name.partition("-") for name in self._files.names())}
-        if (recorded := self._recorded.get(batch_id)) is not None:
-            if recorded != wanted:
-                log.info("batch %d is replayed in the %d parts it was first written in (the settings now ask for %d)",
-                         batch_id, recorded, wanted)
-            return recorded
-        self._files.create(f"{batch_id}-{wanted}")
-        for batch, parts in self._recorded.items():
-            self._files.delete(f"{batch}-{parts}")
-        self._recorded = {batch_id: wanted}
-        return wanted
+            for name in self._files.names():
+                if (parsed := Write.parse(name)) is None:
+                    self._stale.append(name)
+                else:
+                    self._recorded[parsed[0]] = parsed[1]
+        return self._recorded.get(batch_id)
+
+    def record(self, batch_id: int, write: Write) -> Write:
+        """Record ``write`` as ``batch_id``'s, before its first insert (after :meth:`first` found none)."""
+        assert self._files is not None, "first() opens the log"
+        self._files.create(f"{batch_id}-{write.name}")
+        for name in [f"{b}-{w.name}" for b, w in self._recorded.items()] + self._stale:
+            self._files.delete(name)
+        self._recorded, self._stale = {batch_id: write}, []
+        return write
 
 
 class _LocalFiles:

@@ -81,10 +81,14 @@ def stored_keys_sql(db: str, trades: pa.Table, write_token: str) -> str | None:
 
 
 def _query(client: Client, sql: str, retries: int, max_backoff: float = 30.0) -> pa.Table:
-    """The lookup with the inserts' retry policy: a ClickHouse outage of seconds delays the batch, no more."""
+    """The lookup with the inserts' retry policy: a ClickHouse outage of seconds delays the batch, no more.
+
+    The query grows ~100 bytes a (venue, market, symbol): past ~2,500 of them in one write it would exceed
+    ClickHouse's default ``max_query_size`` (256 KiB) and fail on every replay, so the limit is raised to fit."""
+    settings = {"max_query_size": max(262_144, 2 * len(sql))}
     for attempt in range(retries + 1):
         try:
-            return client.query_arrow(sql)
+            return client.query_arrow(sql, settings=settings)
         except Exception as exc:
             if attempt == retries:
                 raise

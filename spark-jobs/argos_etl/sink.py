@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from argos.clickhouse import connect, insert_arrow
-from argos_etl.checkpoint import SplitLog
+from argos_etl.checkpoint import SplitLog, Write
 from argos_etl.dedup import drop_stored
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, TRADE_COLUMNS
 
@@ -151,6 +151,7 @@ class ClickHouseBatchWriter:
         self.settings = settings
         self.query_id = query_id
         self.from_driver = settings.writes_from_driver
+        self.mode = "driver" if self.from_driver else "executors"  # how a batch's first attempt is written
         if settings.embedded and not self.from_driver:
             raise ValueError(
                 "spark.write_mode=executors cannot write the embedded engine (one process owns it). "
@@ -174,23 +175,40 @@ class ClickHouseBatchWriter:
         return [self.client, *self._more_clients[: n - 1]]
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        token, received = f"{self.query_id()}:{batch_id}", datetime.now(UTC)
+        token, spark = f"{self.query_id()}:{batch_id}", self.settings.spark
         if interpreted_below := self.settings.interpreted_below:
             batch.sparkSession.conf.set(CODEGEN_MODE, codegen_mode(self._previous_rows, interpreted_below))
-        if self.from_driver:
+        first = self.splits.first(batch.sparkSession, batch_id)  # a replay writes the batch as its first attempt did
+        received = first.received if first else datetime.now(UTC)
+        if (first.mode if first else self.mode) == "driver":
             table = batch.toArrow()
             trades, dead = split(table, batch_id, received)
-            spark = self.settings.spark
             wanted = driver_parts(trades.num_rows, spark.driver_write_threads, spark.driver_write_part_rows)
-            clients = self.clients(self.splits.parts(batch.sparkSession, batch_id, wanted))
-            written = write_parts(clients, self.settings.clickhouse.database, trades, dead, f"{token}:driver",
-                                  self.settings.clickhouse.insert_retries, spark.dedup)
+            write = self._first_write(batch_id, first, Write("driver", wanted, received))
+            written = write_parts(self.clients(write.parts), self.settings.clickhouse.database, trades, dead,
+                                  f"{token}:driver", self.settings.clickhouse.insert_retries, spark.dedup)
             self._previous_rows = table.num_rows
         else:
-            partitions = self.splits.parts(batch.sparkSession, batch_id, self.settings.spark.shuffle_partitions)
-            written = _write_from_executors(batch, batch_id, token, self.settings, received, partitions)
+            if self.settings.embedded:
+                raise ValueError(f"batch {batch_id} was first written by executors to a ClickHouse server, and "
+                                 "executors cannot write the embedded engine. Fix: restart with that server's "
+                                 "clickhouse.url to finish the batch, or a new spark.checkpoint_dir.")
+            write = self._first_write(batch_id, first, Write("executors", spark.shuffle_partitions, received))
+            written = _write_from_executors(batch, batch_id, token, self.settings, received, write.parts)
             self._previous_rows = sum(written)
         log.info("batch %d: %d trades, %d dead letters sent", batch_id, *written)
+
+    def _first_write(self, batch_id: int, first: Write | None, wanted: Write) -> Write:
+        """``first`` if this is a replay (logged where the settings now ask otherwise), else ``wanted``, recorded."""
+        if first is None:
+            return self.splits.record(batch_id, wanted)
+        if first.mode != self.mode:
+            log.info("batch %d is replayed by the %s, as first written (the settings now ask for the %s)", batch_id,
+                     first.mode, self.mode)
+        if first.parts != wanted.parts:
+            log.info("batch %d is replayed in the %d parts it was first written in (the settings now ask for %d)",
+                     batch_id, first.parts, wanted.parts)
+        return first
 
 
 def _write_from_executors(batch: DataFrame, batch_id: int, token: str, settings: Settings, received: datetime,

@@ -83,6 +83,17 @@ def test_a_replay_after_a_crash_inside_the_insert_fills_the_views(spark, chdb_cl
     assert chdb_client.query(count).result_rows[0] == (200, 200)
 
 
+def test_a_batch_of_thousands_of_symbols_is_looked_up_in_one_query(spark, chdb_client):
+    """4,000 (venue, market, symbol) keys make a ~345 KB query, past ClickHouse's default 256 KiB limit."""
+    batch = trades(spark, list(range(4_000)))
+    symbols = pa.array([f"S{i:04d}USDT" for i in range(4_000)], batch.schema.field("symbol").type)
+    batch, _ = split(batch.set_column(batch.schema.get_field_index("symbol"), "symbol", symbols), 1)
+    write_tables(chdb_client, chdb_client.db, batch.slice(0, 10), batch.slice(0, 0).select([]), "q:1", 0)
+    assert len(stored_keys_sql(chdb_client.db, batch, "q:2")) > 262_144
+    fresh, dropped = drop_stored(chdb_client, chdb_client.db, batch, "q:2")
+    assert dropped == 10 and fresh.num_rows == 3_990
+
+
 def test_columns_survive_the_anti_join(spark, chdb_client):
     batch, _ = split(trades(spark, [1, 2]), 1)
     write_tables(chdb_client, chdb_client.db, batch.slice(0, 1), batch.slice(0, 0), "q:1", 0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from argos.contract import Trade, encode
 from argos.settings import Settings
+from argos_etl.checkpoint import Write
 from argos_etl.sink import CODEGEN_MODE, ClickHouseBatchWriter, codegen_mode, driver_parts, split, trade_parts
 from argos_etl.transforms import DEAD_LETTER_COLUMNS, OUTPUT_COLUMNS, TRADE_COLUMNS, transform
 
@@ -103,3 +106,37 @@ def test_the_driver_writes_a_big_batch_as_concurrent_inserts_and_replays_it_exac
         writer(batch, 7)
         assert sorted(chdb_client.query(sql).result_rows) == [
             ("candles", 200, 0), ("dead", 1, 0), ("q:7:driver:0", 100, 0), ("q:7:driver:1", 100, 100)]
+
+
+def test_a_replay_stamps_its_dead_letters_with_the_first_attempts_time(spark, chdb_client, tmp_path):
+    """A dead letter's process_time names its monthly partition, and ClickHouse tells an insert's blocks apart by
+    partition as well as by token: a replay in the next month, stamped anew, stored them again."""
+    settings = Settings(clickhouse={"url": f"chdb://{chdb_client.path}", "database": chdb_client.db},
+                        spark={"interpreted_below_rows": 0}, data_dir=tmp_path)
+    writer = ClickHouseBatchWriter(settings, lambda: "q", chdb_client)
+    month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first = month - timedelta(milliseconds=1)  # the first attempt, a moment before this month (inside the 90-day TTL)
+    assert writer.splits.first(None, 3) is None
+    writer.splits.record(3, Write("driver", 1, first))  # ... crashed inside its insert
+    batch = transform(spark.createDataFrame([("not json", "t"), ("{}", "t")], "raw string, source string"), settings)
+    for _ in range(2):  # the replay (now, in another month), and Spark's next replay of it
+        writer(batch, 3)
+    rows = chdb_client.query(f"SELECT count(), min(process_time), max(process_time) FROM {chdb_client.db}.dead_letters")
+    assert rows.result_rows == [(2, first.replace(tzinfo=None), first.replace(tzinfo=None))]
+
+
+def test_a_replay_is_written_as_its_first_attempt_was_or_refused_with_the_fix(spark, chdb_client, tmp_path, caplog):
+    """The mode is part of every token (``:driver``, ``:p<n>``): a batch first written by executors is replayed by
+    executors, which the embedded engine cannot take, so the writer says how to finish it instead of guessing."""
+    settings = Settings(clickhouse={"url": f"chdb://{chdb_client.path}", "database": chdb_client.db},
+                        spark={"interpreted_below_rows": 0, "driver_write_threads": 3}, data_dir=tmp_path)
+    writer = ClickHouseBatchWriter(settings, lambda: "q", chdb_client)
+    batch = transform(spark.createDataFrame([("not json", "t")], "raw string, source string"), settings)
+    writer.splits.first(None, 4)
+    writer.splits.record(4, Write("executors", 8, datetime.now(UTC)))
+    with pytest.raises(ValueError, match=r"first written by executors.*clickhouse\.url"):
+        writer(batch, 4)
+    writer.splits.record(5, Write("driver", 2, datetime.now(UTC)))
+    with caplog.at_level("INFO", logger="argos_etl.sink"):
+        writer(batch, 5)
+    assert "batch 5 is replayed in the 2 parts it was first written in (the settings now ask for 1)" in caplog.text

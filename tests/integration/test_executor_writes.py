@@ -77,7 +77,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from argos.settings import load_settings
-from argos_etl.checkpoint import SplitLog
+from argos_etl.checkpoint import SplitLog, Write
 from argos_etl.job import read_source
 from argos_etl.sink import _write_from_executors
 from argos_etl.transforms import transform
@@ -95,8 +95,9 @@ splits = SplitLog(str(data_dir / "checkpoint"))
 
 def write(batch, batch_id):  # the job's foreachBatch in executor mode, token scoped by the query id
     query_id = next(q.id for q in spark.streams.active)
-    parts = splits.parts(batch.sparkSession, batch_id, partitions)
-    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings, datetime.now(UTC), parts))
+    write = splits.first(batch.sparkSession, batch_id) or splits.record(
+        batch_id, Write("executors", partitions, datetime.now(UTC)))
+    print(_write_from_executors(batch, batch_id, f"{query_id}:{batch_id}", settings, write.received, write.parts))
 
 
 query = (transform(read_source(spark, settings), settings).writeStream.foreachBatch(write)
