@@ -178,8 +178,8 @@ def etl(
         raise typer.Exit(1) from None
     try:
         job.run(settings, idle_stop_seconds=idle_stop, client=client if settings.embedded else None)
-    except OSError as exc:
-        console.print(f"[red]{exc.strerror or exc}[/red]")
+    except OSError as exc:  # check_local_dir puts the key and the fix in strerror; others name their path
+        console.print(f"[red]{exc.strerror if 'Fix:' in (exc.strerror or '') else exc}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
     except SparkSetupError as exc:
         console.print(f"[red]{exc}[/red]", soft_wrap=True)

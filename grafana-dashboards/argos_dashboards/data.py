@@ -97,7 +97,7 @@ def default_selection(
     venues = variable_values(query, by_name["venue"], db, start, end)
     preferred = by_name["venue"].default
     venue = [preferred] if preferred in venues or not venues else venues[:1]
-    found = variable_values(query, by_name["symbol"], db, start, end, {"venue": venue})
+    found = variable_values(query, by_name["symbol"], db, start, end, {"venue": venue, "market": market})
     chosen = [s for s in (symbols or found) if s in found] if symbols else found
     assets = variable_values(query, by_name["asset"], db, start, end, {"venues": venues})
     asset = [by_name["asset"].default] if by_name["asset"].default in assets or not assets else assets[:1]

@@ -99,10 +99,14 @@ def candlestick(panel: Panel, rows: pd.DataFrame) -> go.Figure:
 
 
 def _long_to_wide(panel: Panel, rows: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
-    """Long time-series rows (time, label, value) pivoted to one column per label, as the plugin does."""
+    """Long time-series rows (time, label, value) pivoted to one column per label, as the plugin does: a label
+    without a row at a time is a gap in its line (as in Grafana), not a zero, except in stacked bars."""
     label = panel.names(Kind.STRING)[0]
     value = panel.names(Kind.NUMBER)[0]
-    wide = rows.pivot_table(index="time", columns=label, values=value, aggfunc="sum").fillna(0).reset_index()
+    wide = rows.pivot_table(index="time", columns=label, values=value, aggfunc="sum")
+    if panel.column(value).stack:
+        wide = wide.fillna(0)
+    wide = wide.reset_index()
     labels = [c for c in wide.columns if c != "time"]
     style = panel.column(value).style or "line"
     return wide, [(str(name), SYMBOL_COLORS[i % len(SYMBOL_COLORS)], style) for i, name in enumerate(labels)]

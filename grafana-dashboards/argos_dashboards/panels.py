@@ -1,8 +1,9 @@
 """Every Argos panel, defined once: Grafana JSON and the embedded page are both generated from here.
 
 Reading rules: candles and flow come from the materialized views (``candles_1m`` with -Merge
-combinators, ``flow_1m`` always summed), whales from ``whales``; only the volume profile, trades/s and
-latency scan ``trades``, and always inside the primary key (symbol, trade_time) range.
+combinators, ``flow_1m`` always summed), whales from ``whales``; the volume profile, trades/s and latency scan
+``trades`` inside the primary key (symbol, trade_time) range; freshness and venue health (health_panels.py,
+venue_panels.py) scan it by time alone, within the range.
 All numbers leave ClickHouse as Float64 so Grafana and plotly need no Decimal handling.
 """
 
@@ -61,8 +62,9 @@ CANDLES = Panel(
     key="candles",
     title="${symbol} · candles",
     description="OHLCV from the candles_1m materialized view (argMin/argMax by exchange time and trade "
-    "id, so open and close are exact); volume underneath. One candle per minute up to about 7 hours of "
-    "range; longer ranges merge minutes into wider candles (at most 300 per panel).",
+    "id, so open and close are exact where trade ids count up; Bybit's are hashes, so fills of one millisecond "
+    "tie at random); volume underneath. One candle per minute up to about 7 hours of range; longer ranges merge "
+    "minutes into wider candles (about 300 to 500 per panel).",
     viz=Viz.CANDLESTICK,
     scope=Scope.SYMBOL,
     sql=f"""
@@ -98,11 +100,12 @@ VOLUME_PROFILE = Panel(
     "one level at a time towards the busier neighbour.",
     viz=Viz.PROFILE,
     scope=Scope.SYMBOL,
-    # Levels are cut in integer units of 1e-8 (Binance's finest tick), so no trade lands on a level
-    # boundary by floating-point luck; arrayFold grows the value area from the POC.
+    # Levels are cut in the prices' own Decimal arithmetic (exact to 1e-18: a SHIB or PEPE price of 1e-7 gets
+    # its 40 levels too), so no trade lands on a level boundary by floating-point luck; arrayFold grows the
+    # value area from the POC.
     sql=f"""
 SELECT
-    (lo + (level + 0.5) * span / {PROFILE_LEVELS}) / 1e8           AS price,
+    toFloat64(lo + (level + 0.5) * span / {PROFILE_LEVELS})         AS price,
     if(level = poc, volume, 0)                                      AS poc_volume,
     if(level != poc AND level BETWEEN va.1 AND va.2, volume, 0)     AS value_area_volume,
     if(level NOT BETWEEN va.1 AND va.2, volume, 0)                  AS outside_volume
@@ -126,7 +129,7 @@ FROM
             any(b.lo)                                               AS lo,
             any(b.span)                                             AS span,
             sumMap(
-                [least(intDiv((toInt64(t.price * 100000000) - b.lo) * {PROFILE_LEVELS}, greatest(b.span, 1)),
+                [least(if(b.span = 0, 0, toInt64(floor((t.price - b.lo) * {PROFILE_LEVELS} / b.span))),
                        {PROFILE_LEVELS - 1})],
                 [toFloat64(t.qty)])                                 AS by_level,
             arrayMap(i -> if(has(by_level.1, i), by_level.2[indexOf(by_level.1, i)], 0.),
@@ -135,8 +138,8 @@ FROM
         CROSS JOIN
         (
             SELECT
-                min(toInt64(price * 100000000))                     AS lo,
-                max(toInt64(price * 100000000)) - lo                AS span
+                min(price)                                          AS lo,
+                max(price) - lo                                     AS span
             FROM {{db}}.trades
             WHERE {SYMBOL_FILTER} AND $__timeFilter_ms(trade_time)
         ) AS b

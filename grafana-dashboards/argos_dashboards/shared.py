@@ -55,7 +55,7 @@ VARIABLES = (
         "symbol",
         "Symbol",
         "SELECT DISTINCT symbol FROM {db}.candles_1m WHERE $__timeFilter(minute) AND venue IN (${venue:singlequote}) "
-        "ORDER BY symbol",
+        "AND market IN (${market:singlequote}) ORDER BY symbol",
         multi=True,
     ),
     Variable(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -85,10 +87,10 @@ def test_order_flow_delta_and_cvd(query, market, symbol: str) -> None:
 def reference_profile(prices: np.ndarray, qtys: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, tuple[int, int]]:
     """Volume per level, level prices, POC index and the value area grown from the POC level by level.
 
-    Levels split [min, max] into equal parts, cut in integer units of 1e-8 like the panel."""
-    ticks = np.round(prices * 1e8).astype(np.int64)
-    lo, span = ticks.min(), max(ticks.max() - ticks.min(), 1)
-    levels = np.minimum((ticks - lo) * PROFILE_LEVELS // span, PROFILE_LEVELS - 1)
+    Levels split [min, max] into equal parts, cut in exact decimal arithmetic like the panel."""
+    exact = [Decimal(repr(float(p))) for p in prices]
+    lo, span = min(exact), max(exact) - min(exact)
+    levels = np.array([min(int((p - lo) * PROFILE_LEVELS // span) if span else 0, PROFILE_LEVELS - 1) for p in exact])
     volume = np.bincount(levels, weights=qtys, minlength=PROFILE_LEVELS)
     poc = int(np.argmax(volume))
     low, high, total = poc, poc, volume[poc]
@@ -99,7 +101,7 @@ def reference_profile(prices: np.ndarray, qtys: np.ndarray) -> tuple[np.ndarray,
             high, total = high + 1, total + up
         else:
             low, total = low - 1, total + down
-    return volume, (lo + (np.arange(PROFILE_LEVELS) + 0.5) * span / PROFILE_LEVELS) / 1e8, poc, (low, high)
+    return volume, float(lo) + (np.arange(PROFILE_LEVELS) + 0.5) * float(span) / PROFILE_LEVELS, poc, (low, high)
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
@@ -114,6 +116,29 @@ def test_volume_profile_poc_and_value_area(query, market, symbol: str) -> None:
     in_area = got.index[(got.poc_volume > 0) | (got.value_area_volume > 0)].tolist()
     assert in_area == list(range(low, high + 1))
     assert volume[low : high + 1].sum() >= VALUE_AREA_SHARE * volume.sum()
+
+
+def test_volume_profile_of_a_price_far_below_a_cent(client, market) -> None:
+    """A PEPE-like price (~6e-7): BTCUSDT's trades scaled by 1e-11 into a database of their own still fill the
+    levels they did (cut in 1e-8 units, all had fallen into one level)."""
+    from argos_schema.migrate import migrate
+
+    tiny = "argos_tiny_prices_test"
+    client.command(f"DROP DATABASE IF EXISTS {tiny}")
+    migrate(client, db=tiny)
+    try:
+        selection = market.selection(["BTCUSDT"])
+        client.command(f"INSERT INTO {tiny}.trades SELECT * REPLACE (price / 100000000000 AS price) "
+                       f"FROM {selection.db}.trades WHERE symbol = 'BTCUSDT' AND venue = 'binance' AND market = 'spot'")
+        t = trades_of(market, "BTCUSDT")
+        prices = [float(Decimal(repr(float(p))) / 10**11) for p in t.price]
+        volume, level_prices, _, _ = reference_profile(np.array(prices), t.qty.to_numpy())
+        got = run_panel(client.query_arrow, VOLUME_PROFILE, replace(selection, db=tiny)).sort_values("price")
+        assert (volume > 0).sum() > 20, "the reference itself spreads the trades over the levels"
+        close(got["price"].to_numpy(), level_prices)
+        close(got[["poc_volume", "value_area_volume", "outside_volume"]].sum(axis=1).to_numpy(), volume)
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {tiny}")
 
 
 def test_last_price_and_change(query, market) -> None:

@@ -57,10 +57,13 @@ def test_time_filter_excludes_data_outside_the_range(panel: Panel, client, marke
 def test_variables_list_the_fixture(query, market) -> None:
     by_name = {v.name: v for v in VARIABLES}
     db = market.selection().db
-    binance = {"venue": ["binance"]}
+    binance = {"venue": ["binance"], "market": ["spot"]}
     assert variable_values(query, by_name["symbol"], db, market.start, market.end, binance) == [
         "BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert variable_values(query, by_name["symbol"], db, market.start, market.end, {"venue": ["okx"]}) == ["BTC-USDT"]
+    assert variable_values(query, by_name["symbol"], db, market.start, market.end,
+                           {"venue": ["okx"], "market": ["spot"]}) == ["BTC-USDT"]
+    assert variable_values(query, by_name["symbol"], db, market.start, market.end,
+                           {"venue": ["binance"], "market": ["usdm"]}) == []  # the symbols of the market chosen
     assert variable_values(query, by_name["market"], db, market.start, market.end) == ["spot"]
     venues = variable_values(query, by_name["venues"], db, market.start, market.end)
     assert venues == ["binance", "bybit", "coinbase", "okx"]

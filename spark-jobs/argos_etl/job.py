@@ -226,9 +226,9 @@ def run(settings: Settings, idle_stop_seconds: float | None = None, client: Clie
     spark = spark_session(settings)
     progress = _Progress()
     stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     query = start(spark, settings, ClickHouseBatchWriter(settings, _QueryId(spark), client))
     log.info("query started: id=%s run=%s", query.id, query.runId)
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     progress.last_input = time.monotonic()
     try:
         while not stop.is_set() and query.isActive:
@@ -240,13 +240,13 @@ def run(settings: Settings, idle_stop_seconds: float | None = None, client: Clie
                 break
         if query.exception():
             raise RuntimeError(f"streaming query failed: {query.exception()}")
-    except Exception:
+    except Exception as exc:
         if not stop.is_set():
             raise
+        log.info("Spark is shutting down with us (%s)", str(exc).splitlines()[0][:300])  # a real failure stays seen
         # The signal reached the JVM too (Ctrl-C, a process-group kill): its shutdown hook stops Spark, which ends
         # the query, so the calls above may fail. A micro-batch in flight is left uncommitted and replayed on the
         # next start under the same write token (Structured Streaming has no stop-after-this-batch setting).
-        log.info("Spark is shutting down with us")
     finally:
         log.info("stopping the query")
         try:
