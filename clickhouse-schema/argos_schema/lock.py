@@ -2,7 +2,9 @@
 
 ``CREATE TABLE`` without ``IF NOT EXISTS`` succeeds for exactly one caller (in a Replicated database too:
 the DDL log orders them), so the lock is the existence of ``<db>.schema_migrations_lock``; its comment names
-the holder. A holder that died leaves the table behind: after ``stale_seconds`` it is taken over.
+the holder. The holder renews it after every statement it applies (``refresh``), so its age is the time since
+the holder last made progress; a holder that died leaves the table behind, taken over after ``stale_seconds``
+without progress (one statement running longer than that, say a copy of a huge table, would be taken over too).
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class MigrationLock:
             time.sleep(self.poll_seconds)
         self.waited = time.monotonic() - started
         return self
+
+    def refresh(self) -> None:
+        """Show that the holder is alive: the lock's age (its metadata's modification time) starts again."""
+        self.client.command(f"ALTER TABLE {self.db}.{LOCK_TABLE} MODIFY COMMENT '{self.holder}'")
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.client.command(f"DROP TABLE IF EXISTS {self.db}.{LOCK_TABLE}")

@@ -162,14 +162,14 @@ def migrate(client: Client, db: str = "argos", cluster: str = "", folder: Path |
     if not _check(migrations, _applied(client, db)):
         return []
     done = []
-    with MigrationLock(client, db, wait_seconds=lock_wait_seconds):
+    with MigrationLock(client, db, wait_seconds=lock_wait_seconds) as lock:
         for migration in _check(migrations, _applied(client, db)):  # again: the last holder may have done it
-            _apply(client, db, migration, bool(cluster))
+            _apply(client, db, migration, bool(cluster), lock)
             done.append(migration.name)
     return done
 
 
-def _apply(client: Client, db: str, migration: Migration, replicated: bool) -> None:
+def _apply(client: Client, db: str, migration: Migration, replicated: bool, lock: MigrationLock) -> None:
     steps = client.query(
         f"SELECT DISTINCT step FROM {db}.schema_migration_steps WHERE version = {migration.version} "
         f"AND checksum = '{migration.checksum}'"
@@ -189,6 +189,7 @@ def _apply(client: Client, db: str, migration: Migration, replicated: bool) -> N
             ) from exc
         client.insert(f"{db}.schema_migration_steps", [[migration.version, migration.checksum, step]],
                       column_names=["version", "checksum", "step"])
+        lock.refresh()
     client.insert(f"{db}.schema_migrations", [[migration.version, migration.name, migration.checksum]],
                   column_names=["version", "name", "checksum"])
     log.info("applied %s", migration.name)

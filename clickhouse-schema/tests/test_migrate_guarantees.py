@@ -14,6 +14,7 @@ import pytest
 
 from argos.clickhouse import connect
 from argos.settings import ClickHouseSettings
+from argos_schema.lock import MigrationLock
 from argos_schema.migrate import Migration, MigrationError, load_migrations, migrate, pending
 from argos_schema.sql_text import replicate_engines, split_statements
 
@@ -157,3 +158,33 @@ def test_a_cluster_listing_all_its_hosts_goes_on_to_the_schema(tmp_path):
     assert listed.startswith("2 hosts, ") and "DatabaseError: " in listed  # past the wait, refused by the DDL:
     assert "Replicated DDL queries are disabled" in listed
 
+
+
+def test_a_holder_that_makes_progress_is_not_taken_over(chdb_session):
+    """The lock's age restarts at each applied statement (``refresh``): a long migration is not "stale" to a waiter,
+    while a holder that stopped making progress is taken over."""
+    db = f"t_{uuid.uuid4().hex[:10]}"
+    chdb_session.command(f"CREATE DATABASE {db}")
+    other = connect(f"chdb://{chdb_session.path}", ClickHouseSettings())
+    holder = MigrationLock(chdb_session, db).__enter__()
+    waiter = MigrationLock(other, db, wait_seconds=4.5, stale_seconds=2, poll_seconds=0.2)
+    refreshing = threading.Event()
+
+    def progress() -> None:  # a statement applied every 0.5 s for 6 s
+        while not refreshing.wait(0.5):
+            holder.refresh()
+
+    beat = threading.Thread(target=progress)
+    beat.start()
+    try:
+        with pytest.raises(MigrationError, match="another migrator"):
+            waiter.__enter__()  # waited 4.5 s on a 2 s stale limit, and did not take over
+    finally:
+        refreshing.set()
+        beat.join()
+    waiter.wait_seconds = 10
+    started = time.monotonic()
+    waiter.__enter__()  # the holder stopped making progress (it "died"): taken over after ~2 s
+    assert 1.5 <= time.monotonic() - started < 8
+    waiter.__exit__(None, None, None)
+    chdb_session.command(f"DROP DATABASE {db}")
