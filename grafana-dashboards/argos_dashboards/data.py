@@ -99,7 +99,9 @@ def default_selection(
     venue = [preferred] if preferred in venues or not venues else venues[:1]
     found = variable_values(query, by_name["symbol"], db, start, end, {"venue": venue, "market": market})
     chosen = [s for s in (symbols or found) if s in found] if symbols else found
-    assets = variable_values(query, by_name["asset"], db, start, end, {"venues": venues})
+    kinds = variable_values(query, by_name["kind"], db, start, end, {"venues": venues})
+    kind = [by_name["kind"].default] if by_name["kind"].default in kinds or not kinds else kinds[:1]
+    assets = variable_values(query, by_name["asset"], db, start, end, {"venues": venues, "kind": kind})
     asset = [by_name["asset"].default] if by_name["asset"].default in assets or not assets else assets[:1]
     return Selection(db, start, end, {"market": market, "venue": venue, "symbol": chosen, "venues": venues,
-                                      "asset": asset})
+                                      "kind": kind, "asset": asset})

@@ -24,12 +24,16 @@ SYMBOL_FILTER = (
     "symbol IN (${symbol:singlequote}) AND market IN (${market:singlequote}) AND venue IN (${venue:singlequote})"
 )
 
-# Across venues: one asset, spelled per venue (BTCUSDT, BTC-USD, BTC-USDT-SWAP), dollar-quoted instruments only.
+# Across venues: one asset, spelled per venue (BTCUSDT, BTC-USD, BTC-USDT-SWAP, BTCUSD_PERP), dollar-quoted
+# instruments only.
 BASE_OF_SYMBOL = (
     # \z, not $, ends the pattern: a dollar sign would read as a Grafana variable
-    "extract(symbol, '^([A-Z0-9]+?)-?(?:FDUSD|USDT|USDC|BUSD|TUSD|USD)(?:-SWAP|-[0-9]{6})?\\\\z')"
+    "extract(symbol, '^([A-Z0-9]+?)-?(?:FDUSD|USDT|USDC|BUSD|TUSD|USD)(?:-SWAP|-[0-9]{6}|_PERP|_[0-9]{6})?\\\\z')"
 )
-VENUE_FILTER = "venue IN (${venues:singlequote}) AND market IN (${market:singlequote})"
+# An instrument's kind, named alike on every venue whatever it calls its markets (Binance usdm/coinm, Bybit linear,
+# OKX swap): spot, a dated future (BTCUSDT_250627, BTC-USD-250627) or a perpetual.
+KIND_OF_INSTRUMENT = "multiIf(market = 'spot', 'spot', match(symbol, '[-_][0-9]{6}\\\\z'), 'future', 'perpetual')"
+VENUE_FILTER = f"venue IN (${{venues:singlequote}}) AND {KIND_OF_INSTRUMENT} IN (${{kind:singlequote}})"
 ASSET_FILTER = f"{BASE_OF_SYMBOL} IN (${{asset:singlequote}})"
 # Venue colours (brand-like, told apart on a dark background); the whale radar draws one series each.
 VENUE_COLORS = {
@@ -65,10 +69,18 @@ VARIABLES = (
         multi=True,
     ),
     Variable(
+        "kind",
+        "Instrument",
+        f"SELECT DISTINCT {KIND_OF_INSTRUMENT} AS kind FROM {{db}}.candles_1m WHERE $__timeFilter(minute) "
+        "AND venue IN (${venues:singlequote}) ORDER BY kind",
+        multi=False,
+        default="spot",
+    ),
+    Variable(
         "asset",
         "Asset",
         f"SELECT DISTINCT {BASE_OF_SYMBOL} AS asset FROM {{db}}.candles_1m WHERE $__timeFilter(minute) "
-        "AND venue IN (${venues:singlequote}) AND asset != '' ORDER BY asset",
+        f"AND {VENUE_FILTER} AND asset != '' ORDER BY asset",
         multi=False,
         default="BTC",
     ),

@@ -168,13 +168,13 @@ ORDER BY w.trade_time""",
 VENUE_HEALTH = Panel(
     key="venue_health",
     title="Venues · freshness and gaps",
-    description="Per venue, market and symbol of the compared venues (a symbol's spot and futures trades are "
-    "numbered apart): trades stored in the range, seconds since the newest trade, and trade ids "
+    description="Per venue, market and symbol of the compared venues, every market (a symbol's spot and futures "
+    "trades are numbered apart): trades stored in the range, seconds since the newest trade, and trade ids "
     "missing between the first and the last stored one (venues whose ids count up by one per trade: Binance, "
     "Coinbase; OKX records can merge fills and Bybit ids are opaque, so theirs stay empty).",
     viz=Viz.TABLE,
     scope=Scope.VENUES,
-    sql=f"""
+    sql="""
 SELECT
     t.venue                                                            AS venue,
     t.market                                                           AS market,
@@ -183,8 +183,8 @@ SELECT
     dateDiff('millisecond', max(t.trade_time), now64(3)) / 1000        AS since_last,
     if(t.venue IN ('binance', 'coinbase'),
        toFloat64(max(t.trade_id) - min(t.trade_id) + 1 - uniqExact(t.trade_id)), NULL) AS missing_ids
-FROM {{db}}.trades AS t
-WHERE {VENUE_FILTER} AND $__timeFilter_ms(t.trade_time)
+FROM {db}.trades AS t
+WHERE t.venue IN (${venues:singlequote}) AND $__timeFilter_ms(t.trade_time)
 GROUP BY t.venue, t.market, t.symbol
 ORDER BY t.venue, t.market, t.symbol""",
     columns=(

@@ -42,7 +42,7 @@ class Market:
     def selection(self, symbols: list[str] | None = None) -> Selection:
         return Selection(DB, self.start, self.end, {
             "market": ["spot"], "venue": ["binance"], "symbol": symbols or sorted(SYMBOLS),
-            "venues": ["binance", *sorted(OTHER_VENUES)], "asset": ["BTC"]})
+            "venues": ["binance", *sorted(OTHER_VENUES)], "kind": ["spot"], "asset": ["BTC"]})
 
 
 def _symbol_trades(rng: np.random.Generator, symbol: str, price0: float, qty_scale: float,

@@ -216,7 +216,7 @@ def test_venue_health_counts_missing_ids_per_market(client, query) -> None:
     client.command(f"INSERT INTO {db}.trades (venue, market, symbol, trade_id, price, qty, quote, is_buyer_maker, "
                    f"side, is_whale, trade_time, event_time, ingest_time, process_time) VALUES {values}")
     selection = Selection(db, now - timedelta(minutes=5), now + timedelta(minutes=1),
-                          {"venues": ["binance"], "market": ["spot", "usdm"]})
+                          {"venues": ["binance"]})
     got = run_panel(query, VENUE_HEALTH, selection).set_index("market")
     assert got.loc["spot", "trades"] == 9 and got.loc["usdm", "trades"] == 5
     assert got.loc["spot", "missing_ids"] == 1
@@ -235,3 +235,33 @@ def test_embedded_tables_show_counts_whole_and_other_numbers_with_decimals():
     assert cells["trades"] == ["1,476", "20"]
     assert cells["missing_ids"] == ["5", "–"]
     assert cells["since_last"] == ["0.25", "3.50"]
+
+
+def test_venues_compare_perpetuals_whatever_each_calls_its_market(client, query) -> None:
+    """Binance usdm/coinm, Bybit linear and OKX swap are all perpetuals; a dated future is not one of them."""
+    from argos_dashboards.data import Selection, variable_values
+    from argos_dashboards.panels import VARIABLES
+    from argos_dashboards.venue_panels import PRICE_BY_VENUE
+    from argos_schema.migrate import migrate
+
+    db = "argos_perpetuals_test"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    migrate(client, db=db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    instruments = [("binance", "usdm", "BTCUSDT", 64_010), ("binance", "coinm", "BTCUSD_PERP", 64_020),
+                   ("bybit", "linear", "BTCUSDT", 64_030), ("okx", "swap", "BTC-USDT-SWAP", 64_040),
+                   ("binance", "usdm", "BTCUSDT_261225", 65_000), ("binance", "spot", "BTCUSDT", 64_000)]
+    values = ", ".join(
+        f"('{venue}', '{market}', '{symbol}', {n}, {price}, 0.01, {price / 100}, 0, 'buy', 0, "
+        f"toDateTime64('{now - timedelta(seconds=30)}', 6, 'UTC'), now64(6), now64(6), now64(6))"
+        for n, (venue, market, symbol, price) in enumerate(instruments))
+    client.command(f"INSERT INTO {db}.trades (venue, market, symbol, trade_id, price, qty, quote, is_buyer_maker, "
+                   f"side, is_whale, trade_time, event_time, ingest_time, process_time) VALUES {values}")
+    venues = {"venues": ["binance", "bybit", "okx"]}
+    kind = next(v for v in VARIABLES if v.name == "kind")
+    assert variable_values(query, kind, db, now - timedelta(minutes=5), now, venues) == ["future", "perpetual", "spot"]
+    selection = Selection(db, now - timedelta(minutes=5), now + timedelta(minutes=1),
+                          {**venues, "kind": ["perpetual"], "asset": ["BTC"]})
+    got = run_panel(query, PRICE_BY_VENUE, selection)
+    assert sorted(got["venue"]) == ["binance", "bybit", "okx"]  # Binance's usdm and coinm lines are one venue's
+    client.command(f"DROP DATABASE {db}")

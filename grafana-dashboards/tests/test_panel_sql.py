@@ -67,7 +67,9 @@ def test_variables_list_the_fixture(query, market) -> None:
     assert variable_values(query, by_name["market"], db, market.start, market.end) == ["spot"]
     venues = variable_values(query, by_name["venues"], db, market.start, market.end)
     assert venues == ["binance", "bybit", "coinbase", "okx"]
-    assets = variable_values(query, by_name["asset"], db, market.start, market.end, {"venues": venues})
+    assert variable_values(query, by_name["kind"], db, market.start, market.end, {"venues": venues}) == ["spot"]
+    assets = variable_values(query, by_name["asset"], db, market.start, market.end,
+                             {"venues": venues, "kind": ["spot"]})
     assert assets == ["BTC", "ETH", "SOL"]
 
 
