@@ -98,8 +98,8 @@ def test_resume_backfills_up_to_the_horizon_and_counts_the_rest():
     assert metrics.value("argos_ingest_backfilled_trades_total") == 200
 
 
-def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
-    venue = venue_markets(IngestSettings(symbols=["BTCUSDT"]))[0]
+def sequencer_without_rest() -> tuple[Sequencer, list[int], IngestMetrics]:
+    """A BTCUSDT spot sequencer whose backfills get nothing, the ids it emits, and its metrics."""
     emitted: list[int] = []
 
     async def emit(record) -> None:
@@ -109,17 +109,23 @@ def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
         return []
 
     metrics = IngestMetrics()
-    sequencer = Sequencer(venue, emit, no_rest, metrics, missing_window=100)
-    base = 1_780_000_000_000_000
+    venue = venue_markets(IngestSettings(symbols=["BTCUSDT"]))[0]
+    return Sequencer(venue, emit, no_rest, metrics, missing_window=100), emitted, metrics
 
-    def trade(trade_id: int, t: int) -> Trade:
-        return Trade(venue="binance", market="spot", symbol="BTCUSDT", trade_id=trade_id, price="1", qty="1",
-                     is_buyer_maker=False, trade_time=base + t, event_time=base + t, ingest_time=base + t)
+
+def btc_trade(trade_id: int, t: int) -> Trade:
+    base = 1_780_000_000_000_000
+    return Trade(venue="binance", market="spot", symbol="BTCUSDT", trade_id=trade_id, price="1", qty="1",
+                 is_buyer_maker=False, trade_time=base + t, event_time=base + t, ingest_time=base + t)
+
+
+def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
+    sequencer, emitted, metrics = sequencer_without_rest()
 
     async def run():
         for k, trade_id in enumerate([5_000_000, 5_000_001, 1, 2, 3, 4]):
-            await sequencer.accept(trade(trade_id, k))
-        await sequencer.accept(trade(3, 1))  # an old copy of a re-seeded id is still a duplicate
+            await sequencer.accept(btc_trade(trade_id, k))
+        await sequencer.accept(btc_trade(3, 1))  # an old copy of a re-seeded id is still a duplicate
 
     asyncio.run(run())
     assert emitted == [5_000_000, 5_000_001, 1, 2, 3, 4]
@@ -129,29 +135,14 @@ def test_an_id_reset_is_logged_counted_and_reseeded(caplog):
 
 
 def test_a_late_copy_of_an_id_rest_could_not_get_is_emitted_and_counted():
-    venue = venue_markets(IngestSettings(symbols=["BTCUSDT"]))[0]
-    emitted: list[int] = []
-
-    async def emit(record) -> None:
-        emitted.append(record.trade_id)
-
-    async def no_rest(request):
-        return []
-
-    metrics = IngestMetrics()
-    sequencer = Sequencer(venue, emit, no_rest, metrics, missing_window=100)
-    base = 1_780_000_000_000_000
-
-    def trade(trade_id: int) -> Trade:
-        return Trade(venue="binance", market="spot", symbol="BTCUSDT", trade_id=trade_id, price="1", qty="1",
-                     is_buyer_maker=False, trade_time=base + trade_id, event_time=base, ingest_time=base)
+    sequencer, emitted, metrics = sequencer_without_rest()
 
     async def run():
         for trade_id in (5, 10):  # 6..9 missing, and REST returns nothing
-            await sequencer.accept(trade(trade_id))
+            await sequencer.accept(btc_trade(trade_id, trade_id))
         await asyncio.sleep(0.1)  # the backfill task gives up
-        await sequencer.accept(trade(7))  # late on the stream after all
-        await sequencer.accept(trade(7))  # and once more: a duplicate
+        await sequencer.accept(btc_trade(7, 7))  # late on the stream after all
+        await sequencer.accept(btc_trade(7, 7))  # and once more: a duplicate
 
     asyncio.run(run())
     assert emitted == [5, 10, 7]
