@@ -56,7 +56,7 @@ FROM numbers({lo}, {hi - lo})
     load_s = time.perf_counter() - t0
     selection = Selection(db, end - timedelta(hours=1), end + timedelta(minutes=1),
                           {"market": ["spot"], "venue": ["synthetic"], "symbol": symbols, "venues": ["synthetic"],
-                           "asset": ["BTC"]})
+                           "kind": ["spot"], "asset": ["BTC"]})
     queries = [(f"variable:{v.name}", v.sql.replace("{db}", db)) for v in VARIABLES]
     from argos_dashboards.macros import QueryWindow, render
 
